@@ -1,0 +1,27 @@
+# Two entry points that work on a fresh machine; each creates .venv itself.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test lint bench-pendulum clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The pinned CPU build first: a bare `torch` requirement would pull a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[test,bench]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) -m rllib_sac_hybrid.demo
+
+test: $(VENV)/.installed
+	$(PY) -m ruff check rllib_sac_hybrid tests benchmarks
+	$(PY) -m pytest -q --durations=10 tests
+
+bench-pendulum: $(VENV)/.installed
+	$(PY) benchmarks/pendulum.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

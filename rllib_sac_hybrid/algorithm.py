@@ -1,0 +1,102 @@
+"""``HybridSAC(Algorithm)``: the training step - sample, store, one UTD round, sync weights."""
+
+from __future__ import annotations
+
+from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
+from ray.rllib.utils.metrics import (
+    ENV_RUNNER_RESULTS,
+    ENV_RUNNER_SAMPLING_TIMER,
+    LEARNER_RESULTS,
+    LEARNER_UPDATE_TIMER,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    SYNCH_WORKER_WEIGHTS_TIMER,
+    TIMERS,
+)
+
+from rllib_sac_hybrid.config import HybridSACConfig
+from rllib_sac_hybrid.replay import episodes_to_transitions
+from rllib_sac_hybrid.spaces import ActionLayout
+
+
+class HybridSAC(Algorithm):
+    """Soft Actor-Critic with a critic ensemble, subsampled targets and an update-to-data loop.
+
+    Each ``training_step`` is one round: the EnvRunners sample ``rollout_fragment_length``
+    env steps each (uniform random actions for the first ``num_random_steps``); the new
+    transitions go to the learner's replay buffer; the learner then runs one update per new
+    env step, i.e. ``utd_ratio`` critic steps per env step (see ``update.SACUpdater``); the
+    new weights go to the EnvRunners. ``train()`` repeats rounds until
+    ``min_sample_timesteps_per_iteration`` env steps were sampled.
+    """
+
+    config: HybridSACConfig
+
+    @classmethod
+    def get_default_config(cls) -> HybridSACConfig:
+        return HybridSACConfig()
+
+    def setup(self, config: HybridSACConfig) -> None:
+        super().setup(config)
+        spaces = self.learner_group.foreach_learner(
+            lambda learner: (
+                learner.module[DEFAULT_MODULE_ID].observation_space,
+                learner.module[DEFAULT_MODULE_ID].action_space,
+            )
+        )
+        self._observation_space, action_space = _first_result(spaces)
+        self._action_layout = ActionLayout.from_space(action_space)
+
+    def training_step(self) -> None:
+        config = self.config
+        steps_before = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
+
+        with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+            episodes, runner_metrics = synchronous_parallel_sample(
+                worker_set=self.env_runner_group,
+                concat=True,
+                sample_timeout_s=config.sample_timeout_s,
+                random_actions=steps_before < config.num_random_steps,
+                _uses_new_env_runners=True,
+                _return_metrics=True,
+            )
+        self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
+
+        transitions = episodes_to_transitions(episodes, self._observation_space, self._action_layout)
+        num_new = len(transitions["reward"]) if transitions else 0
+        learning = steps_before + num_new >= config.num_random_steps
+        num_updates = num_new if learning else 0
+        timesteps = {
+            NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
+                (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0
+            )
+        }
+        with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
+            results = self.learner_group.foreach_learner(
+                lambda learner, _t=transitions, _n=num_updates, _ts=timesteps: learner.update_from_transitions(
+                    {DEFAULT_MODULE_ID: _t} if _t else {}, _n, _ts
+                )
+            )
+        self.metrics.aggregate(_all_results(results), key=LEARNER_RESULTS)
+
+        if num_updates > 0:
+            with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+                self.env_runner_group.sync_weights(
+                    from_worker_or_learner_group=self.learner_group,
+                    policies=[DEFAULT_MODULE_ID],
+                    inference_only=True,
+                )
+
+
+def _all_results(results) -> list:
+    out = []
+    for result in results:
+        if not result.ok:
+            raise result.get()
+        out.append(result.get())
+    return out
+
+
+def _first_result(results):
+    return _all_results(results)[0]

@@ -1,0 +1,244 @@
+"""``HybridSACConfig``: every HybridSAC setting, its default (defined here only) and its checks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+from rllib_sac_hybrid.networks import ACTIVATIONS
+from rllib_sac_hybrid.spaces import ActionLayout, observation_dims
+
+ACTOR_Q_REDUCTIONS = ("min", "mean")
+
+# name -> default, for every HybridSAC-specific setting settable through `.training(...)`.
+HYBRID_SAC_DEFAULTS: dict[str, Any] = {
+    # Critic ensemble and targets.
+    "num_critics": 2,
+    "num_subsample_critics": None,  # None: min over all N target heads
+    "discount": 0.99,
+    "tau": 0.005,
+    "use_backup_entropy": True,
+    # Update-to-data loop.
+    "utd_ratio": 1,
+    "policy_update_freq": 1,
+    # Temperature.
+    "temperature_init": 1.0,
+    "target_entropy": None,  # None: -(dim(a_c) + has_discrete) / 2
+    # Optimisation.
+    "actor_lr": 3e-4,
+    "critic_lr": 3e-4,
+    "temperature_lr": 3e-4,
+    "grad_clip_norm": 40.0,
+    "actor_q_reduction": "min",
+    # Networks.
+    "encoder_latent_dim": 256,
+    "shared_encoder": True,
+    "actor_hidden_dims": (256, 256),
+    "critic_hidden_dims": (256, 256),
+    "activation": "silu",
+    "actor_layer_norm": True,
+    "critic_layer_norm": True,
+    "actor_dropout": 0.0,
+    "critic_dropout": 0.0,
+    "init_final": None,  # None: orthogonal output layers
+    "std_min": 1e-5,
+    "std_max": 10.0,
+    # Replay and data collection.
+    "replay_capacity": 1_000_000,
+    "num_random_steps": 1000,
+}
+
+_NETWORK_KEYS = (
+    "num_critics",
+    "encoder_latent_dim",
+    "shared_encoder",
+    "actor_hidden_dims",
+    "critic_hidden_dims",
+    "activation",
+    "actor_layer_norm",
+    "critic_layer_norm",
+    "actor_dropout",
+    "critic_dropout",
+    "init_final",
+    "std_min",
+    "std_max",
+    "temperature_init",
+)
+
+
+class HybridSACConfig(AlgorithmConfig):
+    """Configuration of HybridSAC: SAC with a critic ensemble, subsampled targets and a UTD loop.
+
+    Example:
+        >>> from rllib_sac_hybrid import HybridSACConfig
+        >>> config = (
+        ...     HybridSACConfig()
+        ...     .environment("Pendulum-v1")
+        ...     .training(num_critics=10, num_subsample_critics=2, utd_ratio=20)
+        ... )
+        >>> algo = config.build_algo()  # doctest: +SKIP
+        >>> algo.train()  # doctest: +SKIP
+
+    HybridSAC settings (all through ``.training(...)``):
+        num_critics: N, critic heads in the ensemble.
+        num_subsample_critics: M, target heads drawn per critic step for the min (None = N).
+        utd_ratio: critic updates per env step; each on a fresh batch, each followed by Polyak.
+        policy_update_freq: every this many updates, this many actor + temperature steps.
+        discount: gamma. ``training(gamma=...)`` is accepted as an alias.
+        tau: Polyak coefficient, target <- tau * online + (1 - tau) * target.
+        temperature_init: initial alpha; log_alpha starts at log(temperature_init).
+        target_entropy: entropy target of the temperature loss; None = -(dim(a_c) + has_discrete) / 2.
+        actor_lr, critic_lr, temperature_lr: Adam learning rates.
+        grad_clip_norm: max gradient norm of every optimizer step (None = no clipping).
+        use_backup_entropy: subtract alpha * log pi' in the critic target.
+        actor_q_reduction: "min" (SAC) or "mean" (REDQ) over heads in the actor loss.
+        encoder_latent_dim, shared_encoder: observation encoder width; share it with the actor.
+        actor_hidden_dims, critic_hidden_dims, activation, actor_layer_norm, critic_layer_norm,
+        actor_dropout, critic_dropout, init_final: MLP settings; init_final = uniform(+-x) init
+            of the critics' output layer (None = orthogonal).
+        std_min, std_max: clamp of the actor's standard deviation.
+        replay_capacity: transitions kept in the replay buffer.
+        num_random_steps: env steps with uniform random actions before learning starts.
+        train_batch_size_per_learner: batch size B of every gradient step (RLlib's setting).
+    """
+
+    def __init__(self, algo_class: type | None = None) -> None:
+        from rllib_sac_hybrid.algorithm import HybridSAC
+
+        super().__init__(algo_class=algo_class or HybridSAC)
+        for name, default in HYBRID_SAC_DEFAULTS.items():
+            setattr(self, name, default)
+        # RLlib settings with HybridSAC defaults.
+        self.train_batch_size_per_learner = 256
+        self.lr = None  # unused: each optimizer has its own lr above
+        self.normalize_actions = False  # the module emits env-scaled actions itself
+        self.clip_actions = False
+        self.rollout_fragment_length = 1  # env steps per runner per round
+        self.min_time_s_per_iteration = None
+        self.min_sample_timesteps_per_iteration = 1000
+
+    def training(self, *, gamma: float | None = NotProvided, **kwargs) -> HybridSACConfig:
+        """Sets training settings: every HybridSAC setting (see the class docstring) and RLlib's."""
+        ours = {k: kwargs.pop(k) for k in list(kwargs) if k in HYBRID_SAC_DEFAULTS}
+        if gamma is not NotProvided and "discount" not in ours:
+            ours["discount"] = gamma
+        super().training(gamma=gamma, **kwargs)
+        for name, value in ours.items():
+            if value is not NotProvided:
+                setattr(self, name, tuple(value) if name.endswith("hidden_dims") else value)
+        return self
+
+    # ---- wiring ----------------------------------------------------------------------------
+    def get_default_rl_module_spec(self) -> RLModuleSpec:
+        from rllib_sac_hybrid.module import HybridSACTorchRLModule
+
+        return RLModuleSpec(module_class=HybridSACTorchRLModule)
+
+    def get_default_learner_class(self) -> type:
+        from rllib_sac_hybrid.learner import HybridSACTorchLearner
+
+        return HybridSACTorchLearner
+
+    @property
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        return super()._model_config_auto_includes | {k: getattr(self, k) for k in _NETWORK_KEYS}
+
+    def resolved_target_entropy(self, action_space: gym.Space) -> float:
+        """``target_entropy``, or the auto rule -(dim(a_c) + has_discrete) / 2."""
+        if self.target_entropy is not None:
+            return float(self.target_entropy)
+        return -ActionLayout.from_space(action_space).continuous_dim / 2.0
+
+    # ---- validation --------------------------------------------------------------------------
+    def validate(self) -> None:
+        """RLlib's checks, then each HybridSAC setting; raises ValueError naming field and allowed values."""
+        super().validate()
+        self.validate_hybrid_sac_settings()
+
+    def validate_hybrid_sac_settings(self) -> None:
+        """The HybridSAC-specific checks alone (also run by ``validate``)."""
+        _int_at_least("num_critics", self.num_critics, 1)
+        if self.num_subsample_critics is not None:
+            _int_at_least("num_subsample_critics", self.num_subsample_critics, 1)
+            if self.num_subsample_critics > self.num_critics:
+                raise ValueError(
+                    f"num_subsample_critics={self.num_subsample_critics} exceeds num_critics="
+                    f"{self.num_critics}; allowed: None or an integer in [1, num_critics]."
+                )
+        _int_at_least("utd_ratio", self.utd_ratio, 1)
+        _int_at_least("policy_update_freq", self.policy_update_freq, 1)
+        if not _real(self.tau) or not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"tau={self.tau!r} is invalid; allowed: a number in (0, 1].")
+        if not _real(self.discount) or not 0.0 <= self.discount <= 1.0:
+            raise ValueError(f"discount={self.discount!r} is invalid; allowed: a number in [0, 1].")
+        for name in ("actor_lr", "critic_lr", "temperature_lr"):
+            value = getattr(self, name)
+            if not _real(value) or not value > 0 or not math.isfinite(value):
+                raise ValueError(f"{name}={value!r} is invalid; allowed: a finite number > 0.")
+        if (
+            not _real(self.temperature_init)
+            or not self.temperature_init > 0
+            or not math.isfinite(self.temperature_init)
+        ):
+            raise ValueError(f"temperature_init={self.temperature_init!r} is invalid; allowed: a finite number > 0.")
+        if self.target_entropy is not None and not _real(self.target_entropy):
+            raise ValueError(f"target_entropy={self.target_entropy!r} is invalid; allowed: None (auto) or a number.")
+        if self.grad_clip_norm is not None and (not _real(self.grad_clip_norm) or not self.grad_clip_norm > 0):
+            raise ValueError(f"grad_clip_norm={self.grad_clip_norm!r} is invalid; allowed: None or a number > 0.")
+        if self.actor_q_reduction not in ACTOR_Q_REDUCTIONS:
+            raise ValueError(f"actor_q_reduction={self.actor_q_reduction!r} is invalid; allowed: {ACTOR_Q_REDUCTIONS}.")
+        for name in ("actor_hidden_dims", "critic_hidden_dims"):
+            _hidden_dims(name, getattr(self, name))
+        _int_at_least("encoder_latent_dim", self.encoder_latent_dim, 1)
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation={self.activation!r} is unknown; allowed: {sorted(ACTIVATIONS)}.")
+        for name in ("actor_dropout", "critic_dropout"):
+            value = getattr(self, name)
+            if not _real(value) or not 0.0 <= value < 1.0:
+                raise ValueError(f"{name}={value!r} is invalid; allowed: a number in [0, 1).")
+        if self.init_final is not None and (not _real(self.init_final) or not self.init_final > 0):
+            raise ValueError(f"init_final={self.init_final!r} is invalid; allowed: None (orthogonal) or a number > 0.")
+        if not (_real(self.std_min) and _real(self.std_max) and 0 < self.std_min < self.std_max):
+            raise ValueError(
+                f"std_min={self.std_min!r}, std_max={self.std_max!r} are invalid; allowed: 0 < std_min < std_max."
+            )
+        _int_at_least("replay_capacity", self.replay_capacity, 1)
+        _int_at_least("num_random_steps", self.num_random_steps, 0)
+        _int_at_least("train_batch_size_per_learner", self.train_batch_size_per_learner, 1)
+        if self.normalize_actions or self.clip_actions:
+            raise ValueError(
+                "normalize_actions / clip_actions must be False for HybridSAC: its module already "
+                "emits actions within the env's bounds; allowed: False."
+            )
+        if self.num_learners > 1:
+            raise ValueError(
+                f"num_learners={self.num_learners} is not supported yet; allowed: 0 (learner in the "
+                "algorithm's process) or 1 (one remote learner)."
+            )
+        if self.observation_space is not None:
+            observation_dims(self.observation_space)
+        if self.action_space is not None:
+            ActionLayout.from_space(self.action_space)
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _int_at_least(name: str, value: Any, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name}={value!r} is invalid; allowed: an integer >= {minimum}.")
+
+
+def _hidden_dims(name: str, dims: Sequence[int]) -> None:
+    if (
+        not isinstance(dims, (list, tuple))
+        or len(dims) == 0
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims)
+    ):
+        raise ValueError(f"{name}={dims!r} is invalid; allowed: a non-empty list of positive integers.")

@@ -1,0 +1,163 @@
+"""The HybridSAC TorchLearner: owns the replay buffer, the optimizers and the UTD rounds.
+
+RLlib's own ``Learner.update`` takes one batch through the learner connector pipeline per
+call and runs ``after_gradient_based_update`` (where SAC does Polyak) once per call. HybridSAC
+instead hands each round's new transitions to ``update_from_transitions``: they go into a
+tensor ring buffer kept here, next to the networks, and all updates of the round run in one
+call (``update.SACUpdater``), each critic step on a fresh batch and followed by Polyak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from ray.rllib.utils.metrics import (
+    ALL_MODULES,
+    NUM_ENV_STEPS_TRAINED,
+    NUM_ENV_STEPS_TRAINED_LIFETIME,
+    NUM_MODULE_STEPS_TRAINED,
+    NUM_MODULE_STEPS_TRAINED_LIFETIME,
+)
+from ray.rllib.utils.typing import ModuleID
+
+from rllib_sac_hybrid.replay import TensorReplayBuffer
+from rllib_sac_hybrid.update import OPTIMIZER_NAMES, SACUpdater, UpdateSettings, param_groups
+
+REPLAY_SIZE = "replay_size"
+
+
+class HybridSACTorchLearner(TorchLearner):
+    """Learner for HybridSAC: critic, actor and temperature optimizers, replay, UTD rounds.
+
+    Metrics land under ``learners/<module_id>/...``: the three losses, their grad norms, the
+    temperature, mean/min/max Q, the ensemble spread, the mean |TD error|; each averaged over
+    the steps of a round.
+    """
+
+    def build(self) -> None:
+        super().build()
+        self._replay: dict[ModuleID, TensorReplayBuffer] = {}
+        self._updaters: dict[ModuleID, SACUpdater] = {}
+        for module_id in self.module.keys():
+            self._build_hybrid_sac_parts(module_id)
+
+    def _build_hybrid_sac_parts(self, module_id: ModuleID) -> None:
+        config = self.config.get_config_for_module(module_id)
+        module = self.module[module_id].unwrapped()
+        self._replay[module_id] = TensorReplayBuffer(
+            config.replay_capacity, module.observation_space, module.layout.continuous_dim, self._device
+        )
+        settings = UpdateSettings(
+            utd_ratio=config.utd_ratio,
+            policy_update_freq=config.policy_update_freq,
+            discount=config.discount,
+            tau=config.tau,
+            num_critics=config.num_critics,
+            num_subsample_critics=config.num_subsample_critics,
+            use_backup_entropy=config.use_backup_entropy,
+            actor_q_reduction=config.actor_q_reduction,
+            grad_clip_norm=config.grad_clip_norm,
+            target_entropy=config.resolved_target_entropy(module.action_space),
+        )
+        optimizers = {name: self.get_optimizer(module_id, name) for name in OPTIMIZER_NAMES}
+        self._updaters[module_id] = SACUpdater(module, optimizers, settings)
+
+    def configure_optimizers_for_module(self, module_id: ModuleID, config=None) -> None:
+        """One Adam per parameter group; each parameter belongs to exactly one of them."""
+        module = self.module[module_id].unwrapped()
+        lrs = {"critic": config.critic_lr, "actor": config.actor_lr, "temperature": config.temperature_lr}
+        for name, params in param_groups(module).items():
+            self.register_optimizer(
+                module_id=module_id,
+                optimizer_name=name,
+                optimizer=torch.optim.Adam(params, lr=lrs[name]),
+                params=params,
+                lr_or_lr_schedule=lrs[name],
+            )
+
+    def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
+        raise NotImplementedError(
+            "HybridSAC does not use Learner.update(); its losses run in update_from_transitions "
+            "(see rllib_sac_hybrid.losses)."
+        )
+
+    # ---- the round ---------------------------------------------------------------------------
+    def replay(self, module_id: ModuleID) -> TensorReplayBuffer:
+        """The replay buffer of ``module_id``."""
+        return self._replay[module_id]
+
+    def updater(self, module_id: ModuleID) -> SACUpdater:
+        """The update-loop object of ``module_id``."""
+        return self._updaters[module_id]
+
+    def update_from_transitions(
+        self,
+        transitions: Mapping[ModuleID, Mapping[str, Any]],
+        num_updates: int,
+        timesteps: Mapping[str, Any] | None = None,
+    ) -> dict:
+        """Adds new transitions to the replay, then runs ``num_updates`` updates per module.
+
+        Args:
+            transitions: module id -> arrays as made by ``replay.episodes_to_transitions``.
+            num_updates: update calls to run (each = ``utd_ratio`` critic steps + maybe policy).
+            timesteps: RLlib's timestep counters (for learning-rate schedules).
+
+        Returns:
+            the reduced metrics (``self.metrics.reduce()``), as ``Learner.update`` returns them.
+        """
+        timesteps = dict(timesteps or {})
+        self.before_gradient_based_update(timesteps=timesteps)
+        for module_id, data in transitions.items():
+            self._replay[module_id].add(data)
+        for module_id, replay in self._replay.items():
+            if num_updates > 0 and len(replay) > 0:
+                self.module[module_id].unwrapped().train()
+                self._run_updates(module_id, replay, num_updates)
+            self.metrics.log_value((module_id, REPLAY_SIZE), len(replay), reduce="max")
+        if num_updates > 0:
+            self._weights_seq_no += 1
+            self.after_gradient_based_update(timesteps=timesteps)
+        return self.metrics.reduce()
+
+    def _run_updates(self, module_id: ModuleID, replay: TensorReplayBuffer, num_updates: int) -> None:
+        updater = self._updaters[module_id]
+        batch_size = self.config.get_config_for_module(module_id).train_batch_size_per_learner
+        # All indices of the round in one draw; each critic step gathers its own fresh rows.
+        indices = replay.sample_indices(num_updates * updater.settings.utd_ratio, batch_size)
+        rows = iter(indices)
+        step_metrics: list[dict[str, torch.Tensor]] = []
+        for _ in range(num_updates):
+            step_metrics += updater.update(lambda: replay.gather(next(rows)))
+        self._log_round(module_id, step_metrics, steps_trained=len(indices) * batch_size)
+
+    def _log_round(self, module_id: ModuleID, step_metrics: list[dict[str, torch.Tensor]], steps_trained: int) -> None:
+        """Averages each metric over the round's steps, with one host sync for all of them."""
+        sums: dict[str, list[torch.Tensor]] = {}
+        for metrics in step_metrics:
+            for name, value in metrics.items():
+                sums.setdefault(name, []).append(value)
+        names = list(sums)
+        means = torch.stack([torch.stack(sums[n]).float().mean() for n in names]).tolist()
+        for name, value in zip(names, means):
+            self.metrics.log_value((module_id, name), value, reduce="mean")
+        updater = self._updaters[module_id]
+        self.metrics.log_value((module_id, "num_critic_steps_lifetime"), updater.num_critic_steps, reduce="max")
+        self.metrics.log_value((module_id, "num_policy_steps_lifetime"), updater.num_policy_steps, reduce="max")
+        self.metrics.log_value((module_id, NUM_MODULE_STEPS_TRAINED), steps_trained, reduce="sum")
+        self.metrics.log_value((module_id, NUM_MODULE_STEPS_TRAINED_LIFETIME), steps_trained, reduce="lifetime_sum")
+        self.metrics.log_value((ALL_MODULES, NUM_ENV_STEPS_TRAINED), steps_trained, reduce="sum")
+        self.metrics.log_value((ALL_MODULES, NUM_ENV_STEPS_TRAINED_LIFETIME), steps_trained, reduce="lifetime_sum")
+
+    def add_module(self, *, module_id: ModuleID, module_spec, config_overrides=None, new_should_module_be_updated=None):
+        spec = super().add_module(
+            module_id=module_id,
+            module_spec=module_spec,
+            config_overrides=config_overrides,
+            new_should_module_be_updated=new_should_module_be_updated,
+        )
+        self._build_hybrid_sac_parts(module_id)
+        return spec

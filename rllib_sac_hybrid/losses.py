@@ -1,0 +1,93 @@
+"""The losses of HybridSAC, written to be read next to ``shared/notes/algorithm.md``.
+
+Soft Actor-Critic (Haarnoja et al. 2018) with an N-head critic ensemble whose target takes the
+min over a random subset of M heads (REDQ, Chen et al. 2021; RLPD, Ball et al. 2023).
+
+Each function takes the networks (a ``HybridSACTorchRLModule`` or anything with the same
+methods) and tensors, and returns the loss plus a few detached diagnostics. No optimizer, no
+RLlib: the learner and the plain-PyTorch speed floor both call exactly this code.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+from rllib_sac_hybrid.replay import Batch, Observation
+
+
+class SACNetworks(Protocol):
+    """What the losses need from the networks."""
+
+    def encode(self, obs: Observation) -> torch.Tensor: ...  # (B, D) critic latent
+
+    def actor_latent(self, obs: Observation, critic_latent: torch.Tensor | None = None) -> torch.Tensor: ...
+
+    def sample_action(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...  # (B, A), (B,)
+
+    def q_values(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor: ...  # (N, B)
+
+    def target_q_values(
+        self, obs: Observation, action: torch.Tensor, heads: torch.Tensor | None
+    ) -> torch.Tensor: ...  # (M, B)
+
+
+def critic_loss(
+    nets: SACNetworks,
+    batch: Batch,
+    alpha: torch.Tensor,
+    discount: float,
+    target_heads: torch.Tensor | None,
+    use_backup_entropy: bool,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Soft TD loss of every online head against one target from a random subset of target heads.
+
+    Args:
+        alpha: temperature exp(log_alpha), detached.
+        target_heads: indices (M,) of the target heads to evaluate, or None for all N.
+
+    Returns:
+        loss = sum_n mean_B (Q_n(s, a) - y)^2 and diagnostics.
+    """
+    with torch.no_grad():
+        next_action, next_log_pi = nets.sample_action(nets.actor_latent(batch.next_obs))
+        next_q = nets.target_q_values(batch.next_obs, next_action, target_heads).min(dim=0).values  # (B,)
+        if use_backup_entropy:
+            next_q = next_q - alpha * next_log_pi
+        td_target = batch.reward + (1.0 - batch.done) * discount * next_q  # (B,)
+
+    q = nets.q_values(nets.encode(batch.obs), batch.action)  # (N, B)
+    td_error = q - td_target  # (N, B)
+    loss = td_error.pow(2).mean(dim=1).sum()
+    return loss, {"q": q.detach(), "td_error": td_error.detach(), "td_target": td_target}
+
+
+def actor_loss(
+    nets: SACNetworks,
+    obs: Observation,
+    alpha: torch.Tensor,
+    q_reduction: str = "min",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Policy loss mean_B (alpha * log pi(a|s) - Q(s, a)), a ~ pi reparameterised.
+
+    Q reduces the N online heads by ``min`` (SAC) or ``mean`` (REDQ). Encoder features are
+    detached: only the critic losses train a shared encoder. The caller freezes the critic
+    parameters so no gradient lands in them.
+
+    Returns:
+        the loss and log pi (B,), which the temperature loss reuses (detached).
+    """
+    critic_latent = nets.encode(obs).detach()
+    action, log_pi = nets.sample_action(nets.actor_latent(obs, critic_latent))
+    q = nets.q_values(critic_latent, action)  # (N, B)
+    q_pi = q.min(dim=0).values if q_reduction == "min" else q.mean(dim=0)
+    return (alpha * log_pi - q_pi).mean(), log_pi
+
+
+def temperature_loss(log_alpha: torch.Tensor, log_pi: torch.Tensor, target_entropy: float) -> torch.Tensor:
+    """mean_B (-exp(log_alpha) * (log pi + target_entropy)), log pi detached.
+
+    Minimising it raises alpha when the policy's entropy (-log pi) is below the target.
+    """
+    return (-log_alpha.exp() * (log_pi.detach() + target_entropy)).mean()

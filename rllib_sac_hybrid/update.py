@@ -1,0 +1,187 @@
+"""One HybridSAC update, in plain PyTorch: the UTD loop written once.
+
+An *update* consumes ``utd_ratio`` fresh batches: each gets a critic step followed by a Polyak
+update of the targets; after the last critic step, every ``policy_update_freq`` updates, come
+``policy_update_freq`` actor steps each followed by a temperature step (algorithm.md, "The
+update loop"). The RLlib Learner wraps this class; the speed benchmark's floor runs it bare.
+
+Nothing in the loop syncs with the host: metrics stay tensors until the caller reduces them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from rllib_sac_hybrid import losses
+from rllib_sac_hybrid.replay import Batch
+
+OPTIMIZER_NAMES = ("critic", "actor", "temperature")
+
+
+@dataclass(frozen=True)
+class UpdateSettings:
+    """The update-loop settings of ``HybridSACConfig`` (see its docstring for meanings)."""
+
+    utd_ratio: int
+    policy_update_freq: int
+    discount: float
+    tau: float
+    num_critics: int
+    num_subsample_critics: int | None
+    use_backup_entropy: bool
+    actor_q_reduction: str
+    grad_clip_norm: float | None
+    target_entropy: float
+
+
+def param_groups(module: nn.Module) -> dict[str, list[nn.Parameter]]:
+    """Each trainable parameter in exactly one optimizer: critic (heads + encoder), actor, temperature."""
+    actor = list(module.actor.parameters())
+    if not module.shared_encoder:
+        actor += list(module.actor_encoder.parameters())
+    return {
+        "critic": list(module.encoder.parameters()) + list(module.critic.parameters()),
+        "actor": actor,
+        "temperature": [module.log_alpha],
+    }
+
+
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Turns off gradients for ``module`` and restores each parameter's own flag afterwards.
+
+    The actor loss backpropagates through the critic into the action; without freezing, the
+    critic's parameters would also accumulate (unused) gradients, which costs time and would
+    leak into the next critic step if anyone forgot to zero them.
+    """
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+class SACUpdater:
+    """Runs critic, actor and temperature steps and Polyak updates on a HybridSAC module.
+
+    Args:
+        module: a (learner-side) ``HybridSACTorchRLModule``.
+        optimizers: ``{"critic", "actor", "temperature"}`` -> optimizer over ``param_groups``.
+        settings: the update-loop settings.
+    """
+
+    def __init__(
+        self, module: nn.Module, optimizers: dict[str, torch.optim.Optimizer], settings: UpdateSettings
+    ) -> None:
+        self.module = module
+        self.optimizers = optimizers
+        self.settings = settings
+        self.params = param_groups(module)
+        self._online, self._target = [], []
+        for online, target in module.target_pairs():
+            self._online += list(online.parameters())
+            self._target += list(target.parameters())
+        self.num_updates = 0  # update calls so far: drives policy_update_freq
+        self.num_critic_steps = 0
+        self.num_policy_steps = 0
+
+    # ---- one update -------------------------------------------------------------------------
+    def update(self, next_batch: Callable[[], Batch]) -> list[dict[str, torch.Tensor]]:
+        """One update: ``utd_ratio`` critic steps on fresh batches, then maybe the policy.
+
+        Args:
+            next_batch: returns a fresh batch on each call.
+
+        Returns:
+            the metrics of each step (dicts of 0-dim tensors).
+        """
+        s = self.settings
+        metrics = []
+        for _ in range(s.utd_ratio):
+            batch = next_batch()
+            metrics.append(self.critic_step(batch))
+            self.polyak_update()
+        if self.num_updates % s.policy_update_freq == 0:
+            for _ in range(s.policy_update_freq):
+                metrics.append(self.policy_step(batch.obs))
+        self.num_updates += 1
+        return metrics
+
+    # ---- the steps --------------------------------------------------------------------------
+    def critic_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        s = self.settings
+        loss, info = losses.critic_loss(
+            self.module,
+            batch,
+            alpha=self.alpha(),
+            discount=s.discount,
+            target_heads=self.choose_target_heads(),
+            use_backup_entropy=s.use_backup_entropy,
+        )
+        grad_norm = self._step("critic", loss)
+        self.num_critic_steps += 1
+        q = info["q"]  # (N, B)
+        return {
+            "critic_loss": loss.detach(),
+            "critic_grad_norm": grad_norm,
+            "q_mean": q.mean(),
+            "q_min": q.min(),
+            "q_max": q.max(),
+            "q_ensemble_std": q.std(dim=0).mean() if q.shape[0] > 1 else torch.zeros(()),
+            "td_error_mean": info["td_error"].abs().mean(),
+            "td_target_mean": info["td_target"].mean(),
+        }
+
+    def policy_step(self, obs) -> dict[str, torch.Tensor]:
+        """An actor step, then a temperature step reusing the actor's log pi (detached)."""
+        s = self.settings
+        alpha = self.alpha()
+        with frozen(self.module.critic):
+            loss, log_pi = losses.actor_loss(self.module, obs, alpha, s.actor_q_reduction)
+            actor_grad_norm = self._step("actor", loss)
+        temp_loss = losses.temperature_loss(self.module.log_alpha, log_pi, s.target_entropy)
+        temp_grad_norm = self._step("temperature", temp_loss)
+        self.num_policy_steps += 1
+        return {
+            "actor_loss": loss.detach(),
+            "actor_grad_norm": actor_grad_norm,
+            "temperature_loss": temp_loss.detach(),
+            "temperature_grad_norm": temp_grad_norm,
+            "temperature": alpha,
+            "entropy": -log_pi.detach().mean(),
+        }
+
+    def alpha(self) -> torch.Tensor:
+        """The current temperature exp(log_alpha), detached."""
+        return self.module.log_alpha.detach().exp()
+
+    def choose_target_heads(self) -> torch.Tensor | None:
+        """M distinct target heads drawn uniformly, before any forward pass; None = all N."""
+        s = self.settings
+        m = s.num_subsample_critics
+        if m is None or m >= s.num_critics:
+            return None
+        return torch.randperm(s.num_critics, device=self.module.log_alpha.device)[:m]
+
+    @torch.no_grad()
+    def polyak_update(self) -> None:
+        """target <- tau * online + (1 - tau) * target, fused over all tensors."""
+        torch._foreach_lerp_(self._target, self._online, self.settings.tau)
+
+    def _step(self, name: str, loss: torch.Tensor) -> torch.Tensor:
+        """Zero, backward, clip to ``grad_clip_norm``, step. Returns the pre-clip grad norm."""
+        optimizer = self.optimizers[name]
+        params = self.params[name]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        max_norm = self.settings.grad_clip_norm or float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+        optimizer.step()
+        return grad_norm.detach()

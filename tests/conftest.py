@@ -1,0 +1,46 @@
+"""Shared fixtures: one Ray instance per test session (2 CPUs), torch on one thread."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+import ray
+import torch
+
+from rllib_sac_hybrid import HybridSACConfig, HybridSACTorchRLModule
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """Starts Ray once for the session and shuts down only what it started."""
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    if started:
+        ray.shutdown()
+
+
+TINY_NETS = dict(
+    encoder_latent_dim=3,
+    actor_hidden_dims=(4,),
+    critic_hidden_dims=(5,),
+)
+
+
+def make_module(
+    obs_space: gym.Space | None = None,
+    action_space: gym.Space | None = None,
+    inference_only: bool = False,
+    **training,
+) -> HybridSACTorchRLModule:
+    """A learner-side module built from HybridSACConfig's model config, without Ray."""
+    config = HybridSACConfig().training(**{**TINY_NETS, **training})
+    return HybridSACTorchRLModule(
+        observation_space=obs_space or gym.spaces.Box(-1.0, 1.0, (2,)),
+        action_space=action_space or gym.spaces.Box(-2.0, 2.0, (2,)),
+        inference_only=inference_only,
+        model_config=config._model_config_auto_includes,
+    )

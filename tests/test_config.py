@@ -1,0 +1,145 @@
+"""Every validation error names the field and the allowed values."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from rllib_sac_hybrid import HybridSACConfig
+from rllib_sac_hybrid.config import HYBRID_SAC_DEFAULTS
+
+BAD_SETTINGS = [
+    ({"num_subsample_critics": 3, "num_critics": 2}, "num_subsample_critics", "[1, num_critics]"),
+    ({"num_subsample_critics": 0}, "num_subsample_critics", ">= 1"),
+    ({"num_critics": 0}, "num_critics", ">= 1"),
+    ({"utd_ratio": 0}, "utd_ratio", ">= 1"),
+    ({"utd_ratio": 1.5}, "utd_ratio", "integer"),
+    ({"policy_update_freq": 0}, "policy_update_freq", ">= 1"),
+    ({"tau": 0.0}, "tau", "(0, 1]"),
+    ({"tau": 1.5}, "tau", "(0, 1]"),
+    ({"discount": -0.1}, "discount", "[0, 1]"),
+    ({"discount": 1.01}, "discount", "[0, 1]"),
+    ({"actor_lr": 0.0}, "actor_lr", "> 0"),
+    ({"critic_lr": -1e-3}, "critic_lr", "> 0"),
+    ({"temperature_lr": 0}, "temperature_lr", "> 0"),
+    ({"temperature_init": 0.0}, "temperature_init", "> 0"),
+    ({"temperature_init": -1.0}, "temperature_init", "> 0"),
+    ({"actor_hidden_dims": []}, "actor_hidden_dims", "non-empty"),
+    ({"critic_hidden_dims": ()}, "critic_hidden_dims", "non-empty"),
+    ({"critic_hidden_dims": (256, 0)}, "critic_hidden_dims", "positive"),
+    ({"activation": "swish2"}, "activation", "silu"),
+    ({"actor_q_reduction": "max"}, "actor_q_reduction", "min"),
+    ({"grad_clip_norm": 0.0}, "grad_clip_norm", "> 0"),
+    ({"actor_dropout": 1.0}, "actor_dropout", "[0, 1)"),
+    ({"init_final": -0.1}, "init_final", "> 0"),
+    ({"std_min": 1.0, "std_max": 0.5}, "std_min", "std_min < std_max"),
+    ({"replay_capacity": 0}, "replay_capacity", ">= 1"),
+    ({"num_random_steps": -1}, "num_random_steps", ">= 0"),
+    ({"train_batch_size_per_learner": 0}, "train_batch_size_per_learner", ">= 1"),
+]
+
+
+@pytest.mark.parametrize("settings,field,allowed", BAD_SETTINGS)
+def test_bad_setting_raises_naming_field_and_allowed(settings, field, allowed):
+    config = HybridSACConfig().environment("Pendulum-v1").training(**settings)
+    with pytest.raises(ValueError) as err:
+        config.validate()
+    assert field in str(err.value)
+    assert allowed in str(err.value)
+
+
+def test_defaults_validate():
+    HybridSACConfig().environment("Pendulum-v1").validate()
+
+
+def test_every_setting_has_a_training_setter():
+    values = {
+        "num_critics": 10,
+        "num_subsample_critics": 2,
+        "utd_ratio": 20,
+        "policy_update_freq": 2,
+        "discount": 0.98,
+        "tau": 0.01,
+        "temperature_init": 0.1,
+        "target_entropy": -3.0,
+        "actor_lr": 1e-4,
+        "critic_lr": 2e-4,
+        "temperature_lr": 5e-4,
+        "grad_clip_norm": 10.0,
+        "use_backup_entropy": False,
+        "actor_q_reduction": "mean",
+        "encoder_latent_dim": 64,
+        "shared_encoder": False,
+        "actor_hidden_dims": [64, 64],
+        "critic_hidden_dims": [32],
+        "activation": "relu",
+        "actor_layer_norm": False,
+        "critic_layer_norm": False,
+        "actor_dropout": 0.1,
+        "critic_dropout": 0.01,
+        "init_final": 0.003,
+        "std_min": 1e-4,
+        "std_max": 5.0,
+        "replay_capacity": 5000,
+        "num_random_steps": 10,
+    }
+    assert set(values) == set(HYBRID_SAC_DEFAULTS)
+    config = HybridSACConfig().environment("Pendulum-v1").training(**values)
+    config.validate()
+    for name, value in values.items():
+        expected = tuple(value) if isinstance(value, list) else value
+        assert getattr(config, name) == expected, name
+    # network settings reach the module
+    assert config._model_config_auto_includes["critic_hidden_dims"] == (32,)
+
+
+def test_gamma_is_an_alias_of_discount():
+    assert HybridSACConfig().training(gamma=0.9).discount == 0.9
+    assert HybridSACConfig().training(gamma=0.9, discount=0.8).discount == 0.8
+
+
+def test_settings_survive_dict_round_trip():
+    config = HybridSACConfig().training(num_critics=7, utd_ratio=3, critic_hidden_dims=(64, 32))
+    restored = HybridSACConfig().update_from_dict(config.to_dict())
+    assert restored.num_critics == 7 and restored.utd_ratio == 3
+    assert tuple(restored.critic_hidden_dims) == (64, 32)
+
+
+def test_target_entropy_auto_rule():
+    config = HybridSACConfig()
+    assert config.resolved_target_entropy(gym.spaces.Box(-1, 1, (6,))) == -3.0
+    assert config.training(target_entropy=-1.0).resolved_target_entropy(gym.spaces.Box(-1, 1, (6,))) == -1.0
+
+
+@pytest.mark.parametrize(
+    "space,field",
+    [
+        (gym.spaces.Discrete(3), "action_space"),
+        (gym.spaces.MultiDiscrete([2, 3]), "action_space"),
+        (gym.spaces.Box(-np.inf, np.inf, (2,)), "action_space"),
+        (gym.spaces.Box(0, 5, (2,), dtype=np.int64), "action_space"),
+    ],
+)
+def test_unsupported_action_space_raises(space, field):
+    config = HybridSACConfig().environment(observation_space=gym.spaces.Box(-1, 1, (3,)), action_space=space)
+    with pytest.raises(ValueError) as err:
+        config.validate()
+    assert field in str(err.value) and "supported" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "space",
+    [gym.spaces.Discrete(4), gym.spaces.Tuple([gym.spaces.Box(-1, 1, (2,))]), gym.spaces.Dict({})],
+)
+def test_unsupported_observation_space_raises(space):
+    config = HybridSACConfig().environment(observation_space=space, action_space=gym.spaces.Box(-1, 1, (2,)))
+    with pytest.raises(ValueError) as err:
+        config.validate()
+    assert "observation_space" in str(err.value) and "supported" in str(err.value)
+
+
+def test_normalize_actions_is_refused():
+    config = HybridSACConfig().environment("Pendulum-v1", normalize_actions=True)
+    with pytest.raises(ValueError, match="normalize_actions"):
+        config.validate()

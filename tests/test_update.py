@@ -1,0 +1,176 @@
+"""The update loop: Polyak math, head subsampling, step counts, optimizer ownership."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from rllib_sac_hybrid.replay import Batch
+from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, frozen, param_groups
+from tests.conftest import make_module
+
+
+def make_updater(num_critics=3, m=None, utd=1, freq=1, tau=0.005, **module_kwargs):
+    torch.manual_seed(0)
+    module = make_module(num_critics=num_critics, **module_kwargs)
+    optimizers = {k: torch.optim.Adam(v, lr=1e-3) for k, v in param_groups(module).items()}
+    settings = UpdateSettings(
+        utd_ratio=utd,
+        policy_update_freq=freq,
+        discount=0.99,
+        tau=tau,
+        num_critics=num_critics,
+        num_subsample_critics=m,
+        use_backup_entropy=True,
+        actor_q_reduction="min",
+        grad_clip_norm=40.0,
+        target_entropy=-1.0,
+    )
+    return SACUpdater(module, optimizers, settings)
+
+
+def batch(b=8):
+    return Batch(torch.randn(b, 2), torch.rand(b, 2) * 2 - 1, torch.randn(b), torch.randn(b, 2), torch.zeros(b))
+
+
+def test_polyak_update_is_lerp_towards_online():
+    updater = make_updater(tau=0.25)
+    module = updater.module
+    with torch.no_grad():
+        for p in itertools.chain(module.critic.parameters(), module.encoder.parameters()):
+            p.add_(torch.randn_like(p))
+    online = [p.detach().clone() for m in (module.encoder, module.critic) for p in m.parameters()]
+    before = [p.detach().clone() for m in (module.target_encoder, module.target_critic) for p in m.parameters()]
+    updater.polyak_update()
+    after = [p for m in (module.target_encoder, module.target_critic) for p in m.parameters()]
+    assert len(online) == len(before) == len(after) > 0
+    for o, t0, t1 in zip(online, before, after):
+        torch.testing.assert_close(t1, 0.25 * o + 0.75 * t0)
+
+
+def test_polyak_tau_one_copies():
+    updater = make_updater(tau=1.0)
+    with torch.no_grad():
+        for p in updater.module.critic.parameters():
+            p.add_(1.0)
+    updater.polyak_update()
+    for o, t in zip(updater.module.critic.parameters(), updater.module.target_critic.parameters()):
+        torch.testing.assert_close(o, t)
+
+
+def test_subsampling_picks_m_distinct_heads_uniformly():
+    updater = make_updater(num_critics=10, m=2)
+    counts = torch.zeros(10)
+    for _ in range(2000):
+        heads = updater.choose_target_heads()
+        assert heads.shape == (2,)
+        assert heads.unique().numel() == 2
+        assert 0 <= heads.min() and heads.max() < 10
+        counts[heads] += 1
+    assert counts.min() > 300 and counts.max() < 500  # expectation 400 each
+
+
+def test_no_subset_when_m_is_none_or_n():
+    assert make_updater(num_critics=4, m=None).choose_target_heads() is None
+    assert make_updater(num_critics=4, m=4).choose_target_heads() is None
+
+
+def test_only_chosen_target_heads_are_evaluated():
+    """Poison the heads not chosen: their weights must not reach the output."""
+    module = make_updater(num_critics=5).module
+    with torch.no_grad():
+        for p in module.target_critic.parameters():
+            if p.dim() == 3:
+                p[[1, 3, 4]] = float("nan")
+    heads = torch.tensor([2, 0])
+    q = module.target_q_values(torch.randn(6, 2), torch.zeros(6, 2), heads)
+    assert q.shape == (2, 6)
+    assert torch.isfinite(q).all()
+    assert not torch.isfinite(module.target_q_values(torch.randn(6, 2), torch.zeros(6, 2), None)).all()
+
+
+def test_batched_ensemble_equals_each_head_alone():
+    module = make_updater(num_critics=4).module
+    x = torch.randn(7, module.encoder.out_dim + 2)
+    all_heads = module.critic(x)
+    for n in range(4):
+        torch.testing.assert_close(module.critic(x, torch.tensor([n]))[0], all_heads[n])
+
+
+@pytest.mark.parametrize("utd,freq", [(1, 1), (5, 1), (3, 2)])
+def test_update_counts(utd, freq):
+    updater = make_updater(utd=utd, freq=freq)
+    calls = []
+
+    def next_batch():
+        calls.append(1)
+        return batch()
+
+    for _ in range(4):
+        updater.update(next_batch)
+    assert len(calls) == 4 * utd  # a fresh batch per critic step
+    assert updater.num_critic_steps == 4 * utd
+    # updates 0 and 2 run `freq` policy steps each when freq=2; every update when freq=1
+    assert updater.num_policy_steps == (4 if freq == 1 else 2 * freq)
+
+
+def test_every_parameter_in_exactly_one_optimizer():
+    for shared in (True, False):
+        module = make_module(shared_encoder=shared)
+        groups = param_groups(module)
+        ids = [id(p) for params in groups.values() for p in params]
+        assert len(ids) == len(set(ids))
+        trainable = {id(p) for p in module.parameters() if p.requires_grad}
+        assert set(ids) == trainable
+
+
+def test_actor_step_leaves_critic_untouched_and_flags_restored():
+    updater = make_updater()
+    module = updater.module
+    module.critic.out.bias.requires_grad_(False)  # a user-frozen parameter stays frozen
+    critic_before = [p.detach().clone() for p in module.critic.parameters()]
+    encoder_before = [p.detach().clone() for p in module.encoder.parameters()]
+    actor_before = [p.detach().clone() for p in module.actor.parameters()]
+    updater.policy_step(batch().obs)
+    for a, b in zip(critic_before, module.critic.parameters()):
+        assert torch.equal(a, b)
+    for a, b in zip(encoder_before, module.encoder.parameters()):
+        assert torch.equal(a, b)
+    assert any(not torch.equal(a, b) for a, b in zip(actor_before, module.actor.parameters()))
+    assert all(p.grad is None for p in module.critic.parameters())
+    flags = [p.requires_grad for p in module.critic.parameters()]
+    assert flags.count(False) == 1
+
+
+def test_frozen_restores_flags_on_error():
+    module = make_module()
+    with pytest.raises(RuntimeError):
+        with frozen(module.critic):
+            raise RuntimeError("boom")
+    assert all(p.requires_grad for p in module.critic.parameters())
+
+
+def test_critic_step_moves_critic_and_encoder_not_actor():
+    updater = make_updater()
+    module = updater.module
+    actor_before = [p.detach().clone() for p in module.actor.parameters()]
+    enc_before = [p.detach().clone() for p in module.encoder.parameters()]
+    metrics = updater.critic_step(batch())
+    for a, b in zip(actor_before, module.actor.parameters()):
+        assert torch.equal(a, b)
+    assert any(not torch.equal(a, b) for a, b in zip(enc_before, module.encoder.parameters()))
+    assert set(metrics) >= {"critic_loss", "critic_grad_norm", "q_mean", "q_min", "q_max", "td_error_mean"}
+
+
+def test_gradient_clipping_bounds_the_step():
+    updater = make_updater()
+    updater.settings = UpdateSettings(**{**updater.settings.__dict__, "grad_clip_norm": 1e-3})
+    huge = batch()
+    huge = huge._replace(reward=huge.reward * 1e6)
+    norm = updater.critic_step(huge)["critic_grad_norm"]
+    assert norm > 1.0  # reported norm is the pre-clip one
+    grads = [p.grad for p in updater.params["critic"] if p.grad is not None]
+    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    assert total <= 1e-3 * 1.01
