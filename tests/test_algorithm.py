@@ -1,0 +1,146 @@
+"""HybridSAC through RLlib and Tune: train() results, weight sync, registration, bad spaces."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from ray import tune
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.utils.test_utils import check_train_results_new_api_stack
+
+import rllib_sac_hybrid
+from rllib_sac_hybrid import HybridSACConfig
+
+SMALL = dict(
+    encoder_latent_dim=32,
+    actor_hidden_dims=(32, 32),
+    critic_hidden_dims=(32, 32),
+    num_critics=4,
+    num_subsample_critics=2,
+    utd_ratio=2,
+    num_random_steps=50,
+    train_batch_size_per_learner=32,
+    replay_capacity=10_000,
+)
+
+LEARNER_METRICS = {
+    "critic_loss",
+    "actor_loss",
+    "temperature_loss",
+    "critic_grad_norm",
+    "actor_grad_norm",
+    "temperature_grad_norm",
+    "temperature",
+    "q_mean",
+    "q_min",
+    "q_max",
+    "q_ensemble_std",
+    "td_error_mean",
+    "entropy",
+    "replay_size",
+}
+
+
+def small_config(**overrides) -> HybridSACConfig:
+    return (
+        HybridSACConfig()
+        .environment("Pendulum-v1")
+        .training(**{**SMALL, **overrides})
+        .reporting(min_sample_timesteps_per_iteration=100)
+        .debugging(seed=0)
+    )
+
+
+def test_train_results_and_learner_metrics(ray_session):
+    algo = small_config().build_algo()
+    try:
+        for _ in range(3):
+            result = algo.train()
+        check_train_results_new_api_stack(result)
+        learner = result["learners"][DEFAULT_MODULE_ID]
+        assert LEARNER_METRICS <= set(learner), LEARNER_METRICS - set(learner)
+        assert all(np.isfinite(learner[k]) for k in LEARNER_METRICS)
+        assert learner["replay_size"] == result["num_env_steps_sampled_lifetime"] == 300
+        # one update per env step from the 50th (the last random one) on, utd 2 critic steps each
+        assert learner["num_critic_steps_lifetime"] == 2 * (300 - 50 + 1)
+    finally:
+        algo.stop()
+
+
+def test_weights_reach_env_runners_each_round(ray_session):
+    config = small_config().env_runners(num_env_runners=1)
+    algo = config.build_algo()
+    try:
+        algo.train()
+
+        def runner_actor(runner):
+            module = runner.module
+            assert not hasattr(module, "critic") and not hasattr(module, "log_alpha")  # inference-only
+            return {k: v.clone() for k, v in module.actor.state_dict().items()}
+
+        learner_module = algo.learner_group._learner.module[DEFAULT_MODULE_ID]
+        remote = algo.env_runner_group.foreach_env_runner(runner_actor, local_env_runner=False)[0]
+        for name, value in learner_module.actor.state_dict().items():
+            torch.testing.assert_close(remote[name], value)
+        algo.train()
+        remote_after = algo.env_runner_group.foreach_env_runner(runner_actor, local_env_runner=False)[0]
+        assert any(not torch.equal(remote[k], remote_after[k]) for k in remote)
+        for name, value in learner_module.actor.state_dict().items():
+            torch.testing.assert_close(remote_after[name], value)
+    finally:
+        algo.stop()
+
+
+def test_inference_is_deterministic_and_within_bounds(ray_session):
+    algo = small_config().build_algo()
+    try:
+        algo.train()
+        module = algo.get_module()
+        obs = torch.randn(64, 3)
+        a1 = module.forward_inference({"obs": obs})["actions"]
+        a2 = module.forward_inference({"obs": obs})["actions"]
+        assert torch.equal(a1, a2)
+        explore = module.forward_exploration({"obs": obs}, t=0)["actions"]
+        assert not torch.equal(a1, explore)
+        for actions in (a1, explore):
+            assert actions.shape == (64, 1)
+            assert actions.min() >= -2.0 and actions.max() <= 2.0
+    finally:
+        algo.stop()
+
+
+def test_registered_with_tune_and_trains(ray_session, tmp_path):
+    assert tune.registry._global_registry.contains(tune.registry.TRAINABLE_CLASS, "HybridSAC")
+    rllib_sac_hybrid.register()  # idempotent
+    tuner = tune.Tuner(
+        "HybridSAC",
+        param_space=small_config(),
+        run_config=tune.RunConfig(stop={"training_iteration": 2}, storage_path=str(tmp_path), verbose=0),
+    )
+    results = tuner.fit()
+    assert not results.errors
+    best = results.get_best_result(metric="training_iteration", mode="max")
+    assert best.metrics["training_iteration"] == 2
+    assert "critic_loss" in best.metrics["learners"][DEFAULT_MODULE_ID]
+
+
+class _DiscreteActionEnv(gym.Env):
+    observation_space = gym.spaces.Box(-1, 1, (3,))
+    action_space = gym.spaces.Discrete(3)
+
+    def __init__(self, config=None):
+        super().__init__()
+
+    def reset(self, *, seed=None, options=None):
+        return np.zeros(3, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(3, np.float32), 0.0, False, False, {}
+
+
+def test_unsupported_env_space_fails_with_clear_error(ray_session):
+    config = HybridSACConfig().environment(_DiscreteActionEnv)
+    with pytest.raises(ValueError, match="action_space.*supported"):
+        config.build_algo()

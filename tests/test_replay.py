@@ -1,0 +1,112 @@
+"""Tensor replay: ring-buffer order, episode chunks to transitions, termination vs truncation."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+from rllib_sac_hybrid.replay import TensorReplayBuffer, episodes_to_transitions
+from rllib_sac_hybrid.spaces import ActionLayout
+
+OBS = gym.spaces.Box(-10, 10, (2,))
+ACT = gym.spaces.Box(np.array([-2.0, 0.0]), np.array([2.0, 1.0]))
+
+
+def transitions(start: int, n: int) -> dict:
+    ids = np.arange(start, start + n, dtype=np.float32)
+    return {
+        "obs": np.stack([ids, ids], 1),
+        "next_obs": np.stack([ids + 1, ids + 1], 1),
+        "action": np.zeros((n, 2), np.float32),
+        "reward": ids,
+        "done": np.zeros(n, np.float32),
+    }
+
+
+def test_ring_buffer_overwrites_oldest_first():
+    buffer = TensorReplayBuffer(5, OBS, 2)
+    buffer.add(transitions(0, 3))
+    assert len(buffer) == 3
+    buffer.add(transitions(3, 4))  # wraps around
+    assert len(buffer) == 5 and buffer.num_added == 7
+    assert sorted(buffer.reward.tolist()) == [2, 3, 4, 5, 6]
+    buffer.add(transitions(100, 12))  # more than capacity: newest kept
+    assert sorted(buffer.reward.tolist()) == [107, 108, 109, 110, 111]
+    batch = buffer.sample(64)
+    torch.testing.assert_close(batch.obs[:, 0], batch.reward)
+    torch.testing.assert_close(batch.next_obs[:, 0], batch.reward + 1)
+
+
+def test_sampling_is_uniform_over_stored_rows():
+    buffer = TensorReplayBuffer(100, OBS, 2)
+    buffer.add(transitions(0, 10))
+    idx = buffer.sample_indices(50, 200, torch.Generator().manual_seed(0))
+    assert idx.shape == (50, 200) and idx.max() < 10
+    counts = torch.bincount(idx.flatten(), minlength=10)
+    assert counts.min() > 800  # 1000 expected each
+
+
+def test_empty_buffer_refuses_to_sample():
+    with pytest.raises(RuntimeError, match="empty"):
+        TensorReplayBuffer(10, OBS, 2).sample(4)
+
+
+def test_dict_observations_are_stored_per_key():
+    space = gym.spaces.Dict(
+        {"agent_pos": gym.spaces.Box(-1, 1, (3,)), "env": gym.spaces.Dict({"cube": gym.spaces.Box(-1, 1, (2,))})}
+    )
+    buffer = TensorReplayBuffer(8, space, 1)
+    obs = {"agent_pos": np.ones((4, 3)), "env/cube": np.full((4, 2), 2.0)}
+    buffer.add({"obs": obs, "next_obs": obs, "action": np.zeros((4, 1)), "reward": np.zeros(4), "done": np.zeros(4)})
+    batch = buffer.sample(3)
+    assert set(batch.obs) == {"agent_pos", "env/cube"}
+    assert batch.obs["env/cube"].shape == (3, 2) and torch.all(batch.obs["env/cube"] == 2.0)
+    assert buffer.nbytes_per_transition() == 4 * (2 * (3 + 2) + 1 + 1 + 1)
+
+
+def make_episode(num_steps: int, terminated: bool, truncated: bool) -> SingleAgentEpisode:
+    episode = SingleAgentEpisode(observation_space=OBS, action_space=ACT)
+    episode.add_env_reset(observation=np.zeros(2, np.float32))
+    for t in range(num_steps):
+        last = t == num_steps - 1
+        episode.add_env_step(
+            observation=np.full(2, t + 1, np.float32),
+            action=np.array([2.0 * (t % 2) - 1.0, 0.5], np.float32),
+            reward=float(t),
+            terminated=terminated and last,
+            truncated=truncated and last,
+        )
+    return episode
+
+
+@pytest.mark.parametrize("terminated,truncated", [(True, False), (False, True), (False, False)])
+def test_episode_to_transitions(terminated, truncated):
+    layout = ActionLayout.from_space(ACT)
+    data = episodes_to_transitions([make_episode(4, terminated, truncated).to_numpy()], OBS, layout)
+    np.testing.assert_array_equal(data["obs"][:, 0], [0, 1, 2, 3])
+    np.testing.assert_array_equal(data["next_obs"][:, 0], [1, 2, 3, 4])  # the true last obs, never a reset
+    np.testing.assert_array_equal(data["reward"], [0, 1, 2, 3])
+    # only termination stops bootstrapping; time-limit truncation does not
+    np.testing.assert_array_equal(data["done"], [0, 0, 0, 1.0 if terminated else 0.0])
+    # env actions mapped to the actor's [-1, 1] range: x in [-2, 2] -> x / 2; y in [0, 1] -> 2y - 1
+    np.testing.assert_allclose(data["action"], [[-0.5, 0.0], [0.5, 0.0], [-0.5, 0.0], [0.5, 0.0]])
+
+
+def test_chunked_episode_continues_from_last_observation():
+    episode = make_episode(3, False, False)
+    successor = episode.cut()
+    successor.add_env_step(observation=np.full(2, 9, np.float32), action=np.array([0.0, 0.5], np.float32), reward=1.0)
+    data = episodes_to_transitions([episode.to_numpy(), successor.to_numpy()], OBS, ActionLayout.from_space(ACT))
+    np.testing.assert_array_equal(data["obs"][:, 0], [0, 1, 2, 3])
+    np.testing.assert_array_equal(data["next_obs"][:, 0], [1, 2, 3, 9])
+
+
+def test_action_layout_round_trip():
+    layout = ActionLayout.from_space(ACT)
+    flat = torch.tensor([[-1.0, -1.0], [0.0, 0.0], [1.0, 1.0], [0.3, -0.7]])
+    env = layout.to_env(flat)
+    torch.testing.assert_close(env[:3], torch.tensor([[-2.0, 0.0], [0.0, 0.5], [2.0, 1.0]]))
+    np.testing.assert_allclose(layout.to_flat(env.numpy()), flat.numpy(), atol=1e-6)
