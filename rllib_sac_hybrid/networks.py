@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
+from einops import repeat
 from torch import nn
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -149,9 +150,9 @@ class EnsembleLinear(nn.Module):
         Returns (E, B, out) with E = len(members) or N.
         """
         weight, bias = (self.weight, self.bias) if members is None else (self.weight[members], self.bias[members])
-        if x.dim() == 2:  # same input for every member: one broadcasted matmul
-            return torch.baddbmm(bias, x.unsqueeze(0).expand(weight.shape[0], -1, -1), weight)
-        return torch.baddbmm(bias, x, weight)
+        if x.dim() == 2:  # the same input for every member: a broadcast view, no copy
+            x = repeat(x, "b i -> e b i", e=weight.shape[0])
+        return torch.baddbmm(bias, x, weight)  # (E, B, out)
 
 
 class EnsembleLayerNorm(nn.Module):

@@ -144,3 +144,75 @@ def test_unsupported_env_space_fails_with_clear_error(ray_session):
     config = HybridSACConfig().environment(_DiscreteActionEnv)
     with pytest.raises(ValueError, match="action_space.*supported"):
         config.build_algo()
+
+
+class _DictObsReachEnv(gym.Env):
+    """Move a point to a goal; observations are a Dict of two Boxes."""
+
+    observation_space = gym.spaces.Dict(
+        {"pos": gym.spaces.Box(-1, 1, (2,), np.float32), "goal": gym.spaces.Box(-1, 1, (2,), np.float32)}
+    )
+    action_space = gym.spaces.Box(-0.1, 0.1, (2,), np.float32)
+
+    def __init__(self, config=None):
+        super().__init__()
+        self._pos = self._goal = np.zeros(2, np.float32)
+        self._t = 0
+
+    def _obs(self):
+        return {"pos": self._pos.copy(), "goal": self._goal.copy()}
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._pos = self.np_random.uniform(-1, 1, 2).astype(np.float32)
+        self._goal = self.np_random.uniform(-1, 1, 2).astype(np.float32)
+        self._t = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        self._pos = np.clip(self._pos + action, -1, 1).astype(np.float32)
+        self._t += 1
+        return self._obs(), -float(np.linalg.norm(self._pos - self._goal)), False, self._t >= 20, {}
+
+
+def test_dict_observations_train_end_to_end(ray_session):
+    config = small_config().environment(_DictObsReachEnv)
+    algo = config.build_algo()
+    try:
+        result = algo.train()
+        check_train_results_new_api_stack(result)
+        module = algo.get_module()
+        assert len(module.encoder.projections) == 2  # one projection per observation key
+        obs = {"pos": torch.zeros(4, 2), "goal": torch.ones(4, 2)}
+        actions = module.forward_inference({"obs": obs})["actions"]
+        assert actions.shape == (4, 2) and actions.abs().max() <= 0.1
+        assert np.isfinite(result["learners"][DEFAULT_MODULE_ID]["critic_loss"])
+    finally:
+        algo.stop()
+
+
+def test_checkpoint_keeps_temperature_targets_and_optimizers(ray_session, tmp_path):
+    algo = small_config(temperature_lr=1e-2).build_algo()
+    try:
+        algo.train()
+        learner = algo.learner_group._learner
+        module = learner.module[DEFAULT_MODULE_ID]
+        assert module.log_alpha.item() != 0.0  # moved away from log(1.0)
+        state = {k: v.clone() for k, v in module.state_dict().items()}
+        assert {"log_alpha", "target_critic.out.weight", "target_encoder.projections.0.0.weight"} <= set(state)
+        adam_steps = learner.get_optimizer(DEFAULT_MODULE_ID, "temperature").state_dict()["state"][0]["step"]
+        path = algo.save_to_path(str(tmp_path / "ckpt"))
+    finally:
+        algo.stop()
+
+    restored = rllib_sac_hybrid.HybridSAC.from_checkpoint(path)
+    try:
+        learner = restored.learner_group._learner
+        module = learner.module[DEFAULT_MODULE_ID]
+        for name, value in module.state_dict().items():
+            torch.testing.assert_close(value, state[name], msg=name)
+        restored_steps = learner.get_optimizer(DEFAULT_MODULE_ID, "temperature").state_dict()["state"][0]["step"]
+        assert float(restored_steps) == float(adam_steps) > 0
+        restored.train()  # and it keeps training
+    finally:
+        restored.stop()
