@@ -17,7 +17,6 @@ from ray.rllib.utils.metrics import (
 
 from rllib_sac_hybrid.config import HybridSACConfig
 from rllib_sac_hybrid.replay import episodes_to_transitions
-from rllib_sac_hybrid.spaces import ActionLayout
 
 
 class HybridSAC(Algorithm):
@@ -46,7 +45,7 @@ class HybridSAC(Algorithm):
             )
         )
         self._observation_space, action_space = _first_result(spaces)
-        self._action_layout = ActionLayout.from_space(action_space)
+        self._action_layout = self.config.validate_action_space(action_space)
 
     def training_step(self) -> None:
         config = self.config
@@ -63,7 +62,9 @@ class HybridSAC(Algorithm):
             )
         self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
 
-        transitions = episodes_to_transitions(episodes, self._observation_space, self._action_layout)
+        transitions = episodes_to_transitions(
+            episodes, self._observation_space, self._action_layout, config.discrete_penalty_key
+        )
         num_new = len(transitions["reward"]) if transitions else 0
         learning = steps_before + num_new >= config.num_random_steps
         num_updates = num_new if learning else 0

@@ -48,6 +48,15 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "init_final": None,  # None: orthogonal output layers
     "std_min": 1e-5,
     "std_max": 10.0,
+    # Hybrid actions: the discrete part (e.g. a gripper's close / stay / open).
+    "discrete_action_in_last_dim": False,  # LeRobot / gym-hil layout: a Box whose last component is the index
+    "fixed_discrete_action": None,  # an index: no discrete critic, always this choice
+    "discrete_critic_hidden_dims": (256, 256),
+    "discrete_critic_lr": 3e-4,
+    "discrete_penalty_key": "discrete_penalty",
+    "epsilon_start": 0.2,
+    "epsilon_end": 0.02,
+    "epsilon_decay_steps": 20_000,
     # Replay and data collection.
     "replay_capacity": 1_000_000,
     "num_random_steps": 1000,
@@ -68,6 +77,12 @@ _NETWORK_KEYS = (
     "std_min",
     "std_max",
     "temperature_init",
+    "discrete_action_in_last_dim",
+    "fixed_discrete_action",
+    "discrete_critic_hidden_dims",
+    "epsilon_start",
+    "epsilon_end",
+    "epsilon_decay_steps",
 )
 
 
@@ -102,6 +117,13 @@ class HybridSACConfig(AlgorithmConfig):
         actor_dropout, critic_dropout, init_final: MLP settings; init_final = uniform(+-x) init
             of the critics' output layer (None = orthogonal).
         std_min, std_max: clamp of the actor's standard deviation.
+        discrete_action_in_last_dim: read a Box action's last component as a discrete index
+            (LeRobot / gym-hil layout). Tuple(Box, Discrete) and Dict(Box, Discrete) need no flag.
+        fixed_discrete_action: an index that replaces the discrete critic (always this choice).
+        discrete_critic_hidden_dims, discrete_critic_lr: the discrete critic's MLP and Adam lr.
+        discrete_penalty_key: info key of the penalty added to the discrete critic's reward.
+        epsilon_start, epsilon_end, epsilon_decay_steps: linear epsilon-greedy schedule of the
+            discrete part over env steps while exploring (greedy at evaluation / inference).
         replay_capacity: transitions kept in the replay buffer.
         num_random_steps: env steps with uniform random actions before learning starts.
         train_batch_size_per_learner: batch size B of every gradient step (RLlib's setting).
@@ -152,7 +174,13 @@ class HybridSACConfig(AlgorithmConfig):
         """``target_entropy``, or the auto rule -(dim(a_c) + has_discrete) / 2."""
         if self.target_entropy is not None:
             return float(self.target_entropy)
-        return -ActionLayout.from_space(action_space).continuous_dim / 2.0
+        layout = self.action_layout(action_space)
+        has_discrete = layout.has_discrete and self.fixed_discrete_action is None
+        return -(layout.continuous_dim + int(has_discrete)) / 2.0
+
+    def action_layout(self, action_space: gym.Space) -> ActionLayout:
+        """How ``action_space`` splits into continuous and discrete parts under these settings."""
+        return ActionLayout.from_space(action_space, self.discrete_action_in_last_dim)
 
     # ---- validation --------------------------------------------------------------------------
     def validate(self) -> None:
@@ -176,7 +204,7 @@ class HybridSACConfig(AlgorithmConfig):
             raise ValueError(f"tau={self.tau!r} is invalid; allowed: a number in (0, 1].")
         if not _real(self.discount) or not 0.0 <= self.discount <= 1.0:
             raise ValueError(f"discount={self.discount!r} is invalid; allowed: a number in [0, 1].")
-        for name in ("actor_lr", "critic_lr", "temperature_lr"):
+        for name in ("actor_lr", "critic_lr", "temperature_lr", "discrete_critic_lr"):
             value = getattr(self, name)
             if not _real(value) or not value > 0 or not math.isfinite(value):
                 raise ValueError(f"{name}={value!r} is invalid; allowed: a finite number > 0.")
@@ -192,7 +220,7 @@ class HybridSACConfig(AlgorithmConfig):
             raise ValueError(f"grad_clip_norm={self.grad_clip_norm!r} is invalid; allowed: None or a number > 0.")
         if self.actor_q_reduction not in ACTOR_Q_REDUCTIONS:
             raise ValueError(f"actor_q_reduction={self.actor_q_reduction!r} is invalid; allowed: {ACTOR_Q_REDUCTIONS}.")
-        for name in ("actor_hidden_dims", "critic_hidden_dims"):
+        for name in ("actor_hidden_dims", "critic_hidden_dims", "discrete_critic_hidden_dims"):
             _hidden_dims(name, getattr(self, name))
         _int_at_least("encoder_latent_dim", self.encoder_latent_dim, 1)
         if self.activation not in ACTIVATIONS:
@@ -207,6 +235,21 @@ class HybridSACConfig(AlgorithmConfig):
             raise ValueError(
                 f"std_min={self.std_min!r}, std_max={self.std_max!r} are invalid; allowed: 0 < std_min < std_max."
             )
+        for name in ("epsilon_start", "epsilon_end"):
+            value = getattr(self, name)
+            if not _real(value) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name}={value!r} is invalid; allowed: a number in [0, 1].")
+        _int_at_least("epsilon_decay_steps", self.epsilon_decay_steps, 0)
+        if not isinstance(self.discrete_penalty_key, str) or not self.discrete_penalty_key:
+            raise ValueError(
+                f"discrete_penalty_key={self.discrete_penalty_key!r} is invalid; allowed: a non-empty str."
+            )
+        if not isinstance(self.discrete_action_in_last_dim, bool):
+            raise ValueError(
+                f"discrete_action_in_last_dim={self.discrete_action_in_last_dim!r} is invalid; allowed: True or False."
+            )
+        if self.fixed_discrete_action is not None:
+            _int_at_least("fixed_discrete_action", self.fixed_discrete_action, 0)
         _int_at_least("replay_capacity", self.replay_capacity, 1)
         _int_at_least("num_random_steps", self.num_random_steps, 0)
         _int_at_least("train_batch_size_per_learner", self.train_batch_size_per_learner, 1)
@@ -223,7 +266,23 @@ class HybridSACConfig(AlgorithmConfig):
         if self.observation_space is not None:
             observation_dims(self.observation_space)
         if self.action_space is not None:
-            ActionLayout.from_space(self.action_space)
+            self.validate_action_space(self.action_space)
+
+    def validate_action_space(self, action_space: gym.Space) -> ActionLayout:
+        """The layout of ``action_space``; ValueError if unsupported or inconsistent with the settings."""
+        layout = self.action_layout(action_space)
+        if self.fixed_discrete_action is not None:
+            if not layout.has_discrete:
+                raise ValueError(
+                    f"fixed_discrete_action={self.fixed_discrete_action} needs an action space with a discrete "
+                    f"part; {action_space} has none. Allowed: None."
+                )
+            if self.fixed_discrete_action >= layout.num_discrete:
+                raise ValueError(
+                    f"fixed_discrete_action={self.fixed_discrete_action} is out of range; allowed: None or an "
+                    f"integer in [0, {layout.num_discrete - 1}]."
+                )
+        return layout
 
 
 def _real(value: Any) -> bool:

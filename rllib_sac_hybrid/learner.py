@@ -24,7 +24,7 @@ from ray.rllib.utils.metrics import (
 from ray.rllib.utils.typing import ModuleID
 
 from rllib_sac_hybrid.replay import TensorReplayBuffer
-from rllib_sac_hybrid.update import OPTIMIZER_NAMES, SACUpdater, UpdateSettings, param_groups
+from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, param_groups
 
 REPLAY_SIZE = "replay_size"
 
@@ -48,7 +48,7 @@ class HybridSACTorchLearner(TorchLearner):
         config = self.config.get_config_for_module(module_id)
         module = self.module[module_id].unwrapped()
         self._replay[module_id] = TensorReplayBuffer(
-            config.replay_capacity, module.observation_space, module.layout.continuous_dim, self._device
+            config.replay_capacity, module.observation_space, module.layout, self._device
         )
         settings = UpdateSettings(
             utd_ratio=config.utd_ratio,
@@ -62,13 +62,18 @@ class HybridSACTorchLearner(TorchLearner):
             grad_clip_norm=config.grad_clip_norm,
             target_entropy=config.resolved_target_entropy(module.action_space),
         )
-        optimizers = {name: self.get_optimizer(module_id, name) for name in OPTIMIZER_NAMES}
+        optimizers = {name: self.get_optimizer(module_id, name) for name in param_groups(module)}
         self._updaters[module_id] = SACUpdater(module, optimizers, settings)
 
     def configure_optimizers_for_module(self, module_id: ModuleID, config=None) -> None:
         """One Adam per parameter group; each parameter belongs to exactly one of them."""
         module = self.module[module_id].unwrapped()
-        lrs = {"critic": config.critic_lr, "actor": config.actor_lr, "temperature": config.temperature_lr}
+        lrs = {
+            "critic": config.critic_lr,
+            "actor": config.actor_lr,
+            "temperature": config.temperature_lr,
+            "discrete_critic": config.discrete_critic_lr,
+        }
         for name, params in param_groups(module).items():
             self.register_optimizer(
                 module_id=module_id,

@@ -1,20 +1,32 @@
 """The losses of HybridSAC, written to be read next to ``shared/notes/algorithm.md``.
 
 Soft Actor-Critic (Haarnoja et al. 2018) with an N-head critic ensemble whose target takes the
-min over a random subset of M heads (REDQ, Chen et al. 2021; RLPD, Ball et al. 2023).
+min over a random subset of M heads (REDQ, Chen et al. 2021; RLPD, Ball et al. 2023), plus a
+double-DQN critic (van Hasselt et al. 2016) for a discrete action part such as a gripper
+(HIL-SERL, Luo et al. 2024).
 
 Each function takes the networks (a ``HybridSACTorchRLModule`` or anything with the same
-methods) and tensors, and returns the loss plus a few detached diagnostics. No optimizer, no
-RLlib: the learner and the plain-PyTorch speed floor both call exactly this code.
+methods), a batch and its encoded observations, and returns the loss plus a few detached
+diagnostics. No optimizer, no RLlib: the learner and the plain-PyTorch speed floor both call
+exactly this code.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import torch
 
 from rllib_sac_hybrid.replay import Batch, Observation
+
+
+class Latents(NamedTuple):
+    """A batch's observations encoded once and shared by the losses of one critic step."""
+
+    obs: torch.Tensor  # (B, D) online encoder, with grad: the critic losses train it
+    next_obs: torch.Tensor  # (B, D) online encoder, no grad
+    next_actor: torch.Tensor  # (B, D') the actor's view of next_obs, no grad
+    target_next_obs: torch.Tensor  # (B, D) target encoder, no grad
 
 
 class SACNetworks(Protocol):
@@ -28,14 +40,18 @@ class SACNetworks(Protocol):
 
     def q_values(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor: ...  # (N, B)
 
-    def target_q_values(
-        self, obs: Observation, action: torch.Tensor, heads: torch.Tensor | None
-    ) -> torch.Tensor: ...  # (M, B)
+    def target_q_values(self, latent: torch.Tensor, action: torch.Tensor, heads: torch.Tensor | None) -> torch.Tensor:
+        """(M, B) from the target heads ``heads`` (None = all N) on a target-encoder latent."""
+
+    def discrete_q_values(self, latent: torch.Tensor) -> torch.Tensor: ...  # (B, K)
+
+    def target_discrete_q_values(self, latent: torch.Tensor) -> torch.Tensor: ...  # (B, K)
 
 
 def critic_loss(
     nets: SACNetworks,
     batch: Batch,
+    latents: Latents,
     alpha: torch.Tensor,
     discount: float,
     target_heads: torch.Tensor | None,
@@ -48,19 +64,45 @@ def critic_loss(
         target_heads: indices (M,) of the target heads to evaluate, or None for all N.
 
     Returns:
-        loss = sum_n mean_B (Q_n(s, a) - y)^2 and diagnostics.
+        loss = sum_n mean_B (Q_n(s, a_c) - y)^2 and diagnostics.
     """
     with torch.no_grad():
-        next_action, next_log_pi = nets.sample_action(nets.actor_latent(batch.next_obs))
-        next_q = nets.target_q_values(batch.next_obs, next_action, target_heads).min(dim=0).values  # (B,)
+        next_action, next_log_pi = nets.sample_action(latents.next_actor)
+        next_q = nets.target_q_values(latents.target_next_obs, next_action, target_heads).min(dim=0).values  # (B,)
         if use_backup_entropy:
             next_q = next_q - alpha * next_log_pi
         td_target = batch.reward + (1.0 - batch.done) * discount * next_q  # (B,)
 
-    q = nets.q_values(nets.encode(batch.obs), batch.action)  # (N, B)
+    q = nets.q_values(latents.obs, batch.action)  # (N, B)
     td_error = q - td_target  # (N, B)
     loss = td_error.pow(2).mean(dim=1).sum()
     return loss, {"q": q.detach(), "td_error": td_error.detach(), "td_target": td_target}
+
+
+def discrete_critic_loss(
+    nets: SACNetworks,
+    batch: Batch,
+    latents: Latents,
+    discount: float,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Double-DQN loss of the discrete critic; the env's discrete penalty joins its reward.
+
+    The next action is the online critic's argmax, its value the target critic's:
+    y_d = (r + penalty) + (1 - done) * gamma * Q_targ(s')[argmax_k Q(s')_k].
+
+    Returns:
+        loss = mean_B (Q(s)[a_d] - y_d)^2 and diagnostics.
+    """
+    with torch.no_grad():
+        best_next = nets.discrete_q_values(latents.next_obs).argmax(dim=-1, keepdim=True)  # (B, 1) online
+        next_q = nets.target_discrete_q_values(latents.target_next_obs).gather(-1, best_next).squeeze(-1)  # (B,)
+        penalty = batch.discrete_penalty if batch.discrete_penalty is not None else torch.zeros_like(batch.reward)
+        td_target = (batch.reward + penalty) + (1.0 - batch.done) * discount * next_q  # (B,)
+
+    q_all = nets.discrete_q_values(latents.obs)  # (B, K)
+    q = q_all.gather(-1, batch.discrete_action.unsqueeze(-1)).squeeze(-1)  # (B,)
+    loss = (q - td_target).pow(2).mean()
+    return loss, {"q": q.detach(), "td_target": td_target}
 
 
 def actor_loss(
@@ -69,7 +111,7 @@ def actor_loss(
     alpha: torch.Tensor,
     q_reduction: str = "min",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Policy loss mean_B (alpha * log pi(a|s) - Q(s, a)), a ~ pi reparameterised.
+    """Policy loss mean_B (alpha * log pi(a_c|s) - Q(s, a_c)), a_c ~ pi reparameterised.
 
     Q reduces the N online heads by ``min`` (SAC) or ``mean`` (REDQ). Encoder features are
     detached: only the critic losses train a shared encoder. The caller freezes the critic

@@ -1,8 +1,10 @@
 """The HybridSAC RLModule: wires the networks into RLlib's inference / exploration forwards.
 
-On EnvRunners the module is built ``inference_only``: just the encoder(s) and the actor. On
-the learner it also holds the critic ensemble, its Polyak target (target encoder + target
-heads) and ``log_alpha``, all of which are part of the module's saved state.
+On EnvRunners the module is built ``inference_only``: the encoder(s), the actor and - when the
+action has a discrete part - the discrete critic, which picks that part (epsilon-greedy when
+exploring, greedy at inference). On the learner it also holds the critic ensemble, the Polyak
+targets (target encoder, target heads, target discrete critic) and ``log_alpha``, all part of
+the module's saved state.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from ray.rllib.core.rl_module.apis import InferenceOnlyAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
 
-from rllib_sac_hybrid.networks import CriticEnsemble, ObservationEncoder, TanhGaussianActor
+from rllib_sac_hybrid.losses import Latents
+from rllib_sac_hybrid.networks import CriticEnsemble, DiscreteCritic, ObservationEncoder, TanhGaussianActor
 from rllib_sac_hybrid.spaces import ActionLayout, flatten_observation, observation_dims
 
 # Keys of `model_config` the module reads; their defaults live on HybridSACConfig only.
@@ -36,6 +39,12 @@ MODEL_CONFIG_KEYS = (
     "std_min",
     "std_max",
     "temperature_init",
+    "discrete_action_in_last_dim",
+    "fixed_discrete_action",
+    "discrete_critic_hidden_dims",
+    "epsilon_start",
+    "epsilon_end",
+    "epsilon_decay_steps",
 )
 
 
@@ -54,13 +63,19 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
                 "(config.get_default_rl_module_spec()) so every network setting is present."
             )
         cfg = self.model_config
-        self.layout = ActionLayout.from_space(self.action_space)
+        self.layout = ActionLayout.from_space(self.action_space, cfg["discrete_action_in_last_dim"])
         obs_dims = observation_dims(self.observation_space)
         self.shared_encoder = bool(cfg["shared_encoder"])
         action_dim = self.layout.continuous_dim
+        # With a discrete part and no fixed choice for it, a DQN-style critic learns and picks it.
+        self.fixed_discrete_action = cfg["fixed_discrete_action"]
+        self.has_discrete_critic = self.layout.has_discrete and self.fixed_discrete_action is None
+        self.epsilon_start, self.epsilon_end = cfg["epsilon_start"], cfg["epsilon_end"]
+        self.epsilon_decay_steps = cfg["epsilon_decay_steps"]
 
-        # The critic's encoder; with a shared encoder the actor reads it too (detached).
-        if self.shared_encoder or not self.inference_only:
+        # The critic's encoder; with a shared encoder the actor reads it too (detached), and
+        # the discrete critic always does, so EnvRunners keep it when either needs it.
+        if self.shared_encoder or self.has_discrete_critic or not self.inference_only:
             self.encoder = ObservationEncoder(obs_dims, cfg["encoder_latent_dim"])
         if not self.shared_encoder:
             self.actor_encoder = ObservationEncoder(obs_dims, cfg["encoder_latent_dim"])
@@ -75,6 +90,15 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
             std_min=cfg["std_min"],
             std_max=cfg["std_max"],
         )
+        if self.has_discrete_critic:
+            self.discrete_critic = DiscreteCritic(
+                self.encoder.out_dim,
+                self.layout.num_discrete,
+                cfg["discrete_critic_hidden_dims"],
+                activation=cfg["activation"],
+                layer_norm=cfg["critic_layer_norm"],
+                dropout=cfg["critic_dropout"],
+            )
         if self.inference_only:
             return
 
@@ -90,11 +114,13 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         # Lagged copies of the encoder and heads, moved only by Polyak averaging.
         self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        if self.has_discrete_critic:
+            self.target_discrete_critic = copy.deepcopy(self.discrete_critic).requires_grad_(False)
         self.log_alpha = nn.Parameter(torch.tensor(math.log(cfg["temperature_init"]), dtype=torch.float32))
 
     def get_non_inference_attributes(self) -> list[str]:
-        attrs = ["critic", "target_encoder", "target_critic", "log_alpha"]
-        return attrs if self.shared_encoder else ["encoder", *attrs]
+        attrs = ["critic", "target_encoder", "target_critic", "target_discrete_critic", "log_alpha"]
+        return attrs if self.shared_encoder or self.has_discrete_critic else ["encoder", *attrs]
 
     # ---- pieces the losses use (see losses.SACNetworks) --------------------------------------
     def encode(self, obs) -> torch.Tensor:
@@ -109,6 +135,18 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
             critic_latent = self.encoder(obs)
         return critic_latent.detach()
 
+    def encode_batch(self, batch) -> Latents:
+        """Every encoding one critic step needs, computed once (only ``obs`` carries grad)."""
+        latent = self.encoder(batch.obs)
+        with torch.no_grad():
+            next_latent = self.encoder(batch.next_obs)
+            return Latents(
+                obs=latent,
+                next_obs=next_latent,
+                next_actor=self.actor_latent(batch.next_obs, next_latent),
+                target_next_obs=self.target_encoder(batch.next_obs),
+            )
+
     def sample_action(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Reparameterised action (B, A) in (-1, 1) and log pi (B,)."""
         return self.actor.sample(latent)
@@ -117,29 +155,68 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         """All N online heads, (N, B)."""
         return self.critic(torch.cat([latent, action], dim=-1))
 
-    def target_q_values(self, obs, action: torch.Tensor, heads: torch.Tensor | None) -> torch.Tensor:
-        """Only the chosen target heads (M, B) (all N when ``heads`` is None)."""
-        return self.target_critic(torch.cat([self.target_encoder(obs), action], dim=-1), heads)
+    def target_q_values(self, latent: torch.Tensor, action: torch.Tensor, heads: torch.Tensor | None) -> torch.Tensor:
+        """Only the chosen target heads (M, B) (all N when ``heads`` is None) on a target-encoder latent."""
+        return self.target_critic(torch.cat([latent, action], dim=-1), heads)
+
+    def discrete_q_values(self, latent: torch.Tensor) -> torch.Tensor:
+        """Online discrete critic, (B, K)."""
+        return self.discrete_critic(latent)
+
+    def target_discrete_q_values(self, latent: torch.Tensor) -> torch.Tensor:
+        """Target discrete critic on a target-encoder latent, (B, K)."""
+        return self.target_discrete_critic(latent)
 
     def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         """(online, target) pairs moved by Polyak averaging."""
-        return [(self.encoder, self.target_encoder), (self.critic, self.target_critic)]
+        pairs = [(self.encoder, self.target_encoder), (self.critic, self.target_critic)]
+        if self.has_discrete_critic:
+            pairs.append((self.discrete_critic, self.target_discrete_critic))
+        return pairs
+
+    def epsilon(self, t: int | None) -> float:
+        """Linear schedule from ``epsilon_start`` to ``epsilon_end`` over ``epsilon_decay_steps`` env steps.
+
+        Without a step count (``t`` None) or a decay (0 steps) it is ``epsilon_end``.
+        """
+        if t is None or self.epsilon_decay_steps <= 0:
+            return self.epsilon_end
+        fraction = min(1.0, max(0.0, t / self.epsilon_decay_steps))
+        return self.epsilon_start + fraction * (self.epsilon_end - self.epsilon_start)
 
     # ---- RLlib forwards ----------------------------------------------------------------------
     def _obs(self, batch: dict[str, Any]):
         return flatten_observation(batch[Columns.OBS], self.observation_space)
 
     def _forward_inference(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
-        """Deterministic action tanh(mean), rescaled to the env's bounds."""
+        """Deterministic action: tanh(mean) and the discrete critic's argmax, in the env's format."""
         with torch.no_grad():
-            flat = self.actor.deterministic(self.actor_latent(self._obs(batch)))
-        return {Columns.ACTIONS: self.layout.to_env(flat)}
+            obs = self._obs(batch)
+            latent = self.encoder(obs) if self.has_discrete_critic else None
+            continuous = self.actor.deterministic(self.actor_latent(obs, latent))
+            discrete = self._discrete_action(latent, continuous.shape[0], epsilon=0.0)
+        return {Columns.ACTIONS: self.layout.to_env(continuous, discrete)}
 
     def _forward_exploration(self, batch: dict[str, Any], t: int | None = None, **kwargs) -> dict[str, Any]:
-        """Stochastic action from the tanh-Gaussian, rescaled to the env's bounds."""
+        """Tanh-Gaussian sample; epsilon-greedy over the discrete critic, epsilon scheduled by env step t."""
         with torch.no_grad():
-            flat, _ = self.actor.sample(self.actor_latent(self._obs(batch)))
-        return {Columns.ACTIONS: self.layout.to_env(flat)}
+            obs = self._obs(batch)
+            latent = self.encoder(obs) if self.has_discrete_critic else None
+            continuous, _ = self.actor.sample(self.actor_latent(obs, latent))
+            discrete = self._discrete_action(latent, continuous.shape[0], epsilon=self.epsilon(t))
+        return {Columns.ACTIONS: self.layout.to_env(continuous, discrete)}
+
+    def _discrete_action(self, latent: torch.Tensor | None, batch_size: int, epsilon: float) -> torch.Tensor | None:
+        if not self.layout.has_discrete:
+            return None
+        if not self.has_discrete_critic:
+            return torch.full((batch_size,), int(self.fixed_discrete_action), dtype=torch.long)
+        greedy = self.discrete_critic(latent).argmax(dim=-1)
+        if epsilon <= 0.0:
+            return greedy
+        random = torch.randint(0, self.layout.num_discrete, greedy.shape, device=greedy.device)
+        explore = torch.rand(greedy.shape, device=greedy.device) < epsilon
+        return torch.where(explore, random, greedy)
 
     def _forward_train(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
         raise NotImplementedError(

@@ -221,3 +221,24 @@ class CriticEnsemble(nn.Module):
                 h = self.norms[i](h, members)
             h = self.activation(h)
         return self.out(h, members).squeeze(-1)
+
+
+class DiscreteCritic(nn.Module):
+    """Q-values of the K discrete choices (e.g. gripper close / stay / open): MLP -> Linear(., K)."""
+
+    def __init__(
+        self,
+        in_dim: int,
+        num_actions: int,
+        hidden_dims: Sequence[int],
+        activation: str = "silu",
+        layer_norm: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.trunk = mlp(in_dim, hidden_dims, activation, layer_norm, dropout)
+        self.out = nn.Linear(hidden_dims[-1] if hidden_dims else in_dim, num_actions)
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        """Args: latent (B, D). Returns: Q (B, K)."""
+        return self.out(self.trunk(latent))

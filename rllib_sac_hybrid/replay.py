@@ -28,43 +28,53 @@ class Batch(NamedTuple):
     reward: torch.Tensor  # (B,)
     next_obs: Observation
     done: torch.Tensor  # (B,) 1.0 only on termination; time-limit truncation bootstraps
+    discrete_action: torch.Tensor | None = None  # (B,) int64 index, when the action has a discrete part
+    discrete_penalty: torch.Tensor | None = None  # (B,) added to the discrete critic's reward
 
 
 def episodes_to_transitions(
-    episodes: Iterable, observation_space: gym.Space, layout: ActionLayout
+    episodes: Iterable,
+    observation_space: gym.Space,
+    layout: ActionLayout,
+    penalty_key: str = "discrete_penalty",
 ) -> dict[str, np.ndarray | dict[str, np.ndarray]]:
     """Flattens RLlib episode chunks into transition arrays.
 
     Each chunk of length T holds T+1 observations; step t gives (o_t, a_t, r_t, o_{t+1}).
     ``done`` is 1 only on the last step of a *terminated* episode: a truncated episode (time
-    limit) keeps bootstrapping from its true last observation, never from a reset.
+    limit) keeps bootstrapping from its true last observation, never from a reset. With a
+    discrete action part, ``info[penalty_key]`` of step t (0 when absent) is kept as its
+    ``discrete_penalty``.
 
     Returns:
-        dict with ``obs``, ``next_obs`` (array or ``{key: array}``), ``action`` (n, A) float32,
-        ``reward`` (n,) float32 and ``done`` (n,) float32.
+        dict with ``obs``, ``next_obs`` (array or ``{key: array}``), ``action`` (n, A) float32 in
+        env units, ``reward`` (n,) and ``done`` (n,) float32; with a discrete part also
+        ``discrete_action`` (n,) int64 and ``discrete_penalty`` (n,) float32.
     """
-    obs, next_obs, actions, rewards, dones = [], [], [], [], []
+    parts: dict[str, list] = {k: [] for k in ("obs", "next_obs", "action", "reward", "done")}
+    if layout.has_discrete:
+        parts.update(discrete_action=[], discrete_penalty=[])
     for episode in episodes:
         steps = len(episode)
         if steps == 0:
             continue
         all_obs = flatten_observation(episode.get_observations(slice(0, steps + 1)), observation_space)
-        obs.append(_map(all_obs, lambda x: x[:-1]))
-        next_obs.append(_map(all_obs, lambda x: x[1:]))
-        actions.append(layout.to_flat(np.asarray(episode.get_actions(slice(0, steps)))))
-        rewards.append(np.asarray(episode.get_rewards(slice(0, steps)), dtype=np.float32))
+        parts["obs"].append(_map(all_obs, lambda x: x[:-1]))
+        parts["next_obs"].append(_map(all_obs, lambda x: x[1:]))
+        continuous, discrete = layout.split(episode.get_actions(slice(0, steps)))
+        parts["action"].append(continuous)
+        parts["reward"].append(np.asarray(episode.get_rewards(slice(0, steps)), dtype=np.float32))
         done = np.zeros(steps, dtype=np.float32)
         done[-1] = float(episode.is_terminated)
-        dones.append(done)
-    if not obs:
+        parts["done"].append(done)
+        if layout.has_discrete:
+            parts["discrete_action"].append(discrete)
+            infos = episode.get_infos(slice(1, steps + 1))  # infos[0] belongs to the reset
+            penalty = [float(info.get(penalty_key, 0.0)) if info else 0.0 for info in infos]
+            parts["discrete_penalty"].append(np.asarray(penalty, dtype=np.float32))
+    if not parts["obs"]:
         return {}
-    return {
-        "obs": _concat(obs),
-        "next_obs": _concat(next_obs),
-        "action": np.concatenate(actions),
-        "reward": np.concatenate(rewards),
-        "done": np.concatenate(dones),
-    }
+    return {name: _concat(values) for name, values in parts.items()}
 
 
 def _map(x, fn):
@@ -80,10 +90,13 @@ def _concat(parts: list):
 class TensorReplayBuffer:
     """Fixed-capacity FIFO ring buffer of transitions stored as preallocated torch tensors.
 
+    Continuous actions are stored in env units (exact round trip) and rescaled to [-1, 1] when
+    a batch is gathered; discrete actions are stored as int64 indices.
+
     Args:
         capacity: maximum number of transitions; the oldest are overwritten first.
         observation_space: the env's observation space (Box or Dict of Boxes).
-        action_dim: flat continuous action size A.
+        layout: the action layout (continuous size, discrete part, bounds).
         device: where the tensors live (the learner's device).
     """
 
@@ -91,7 +104,7 @@ class TensorReplayBuffer:
         self,
         capacity: int,
         observation_space: gym.Space,
-        action_dim: int,
+        layout: ActionLayout,
         device: torch.device | str = "cpu",
     ) -> None:
         self.capacity = int(capacity)
@@ -108,9 +121,15 @@ class TensorReplayBuffer:
 
         self.obs = obs_storage()
         self.next_obs = obs_storage()
-        self.action = torch.zeros((self.capacity, action_dim), dtype=torch.float32, device=self.device)
+        self.layout = layout
+        self.action = torch.zeros((self.capacity, layout.continuous_dim), dtype=torch.float32, device=self.device)
         self.reward = torch.zeros(self.capacity, dtype=torch.float32, device=self.device)
         self.done = torch.zeros(self.capacity, dtype=torch.float32, device=self.device)
+        self.fields = ["obs", "next_obs", "action", "reward", "done"]
+        if layout.has_discrete:
+            self.discrete_action = torch.zeros(self.capacity, dtype=torch.int64, device=self.device)
+            self.discrete_penalty = torch.zeros(self.capacity, dtype=torch.float32, device=self.device)
+            self.fields += ["discrete_action", "discrete_penalty"]
         self.size = 0
         self.position = 0  # next slot to write
         self.num_added = 0  # lifetime count
@@ -128,7 +147,7 @@ class TensorReplayBuffer:
             n = self.capacity
         idx = (self.position + torch.arange(n)) % self.capacity
         idx = idx.to(self.device)
-        for name in ("obs", "next_obs", "action", "reward", "done"):
+        for name in self.fields:
             _write(getattr(self, name), idx, transitions[name], self.device)
         self.position = (self.position + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
@@ -143,13 +162,16 @@ class TensorReplayBuffer:
         return torch.randint(0, self.size, (num_batches, batch_size), generator=generator, device=self.device)
 
     def gather(self, idx: torch.Tensor) -> Batch:
-        """The transitions at ``idx`` (B,) as a ``Batch``."""
+        """The transitions at ``idx`` (B,) as a ``Batch``, continuous actions in [-1, 1]."""
+        discrete = self.layout.has_discrete
         return Batch(
             obs=_index(self.obs, idx),
-            action=self.action.index_select(0, idx),
+            action=self.layout.normalize(self.action.index_select(0, idx)),
             reward=self.reward.index_select(0, idx),
             next_obs=_index(self.next_obs, idx),
             done=self.done.index_select(0, idx),
+            discrete_action=self.discrete_action.index_select(0, idx) if discrete else None,
+            discrete_penalty=self.discrete_penalty.index_select(0, idx) if discrete else None,
         )
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
@@ -158,7 +180,7 @@ class TensorReplayBuffer:
 
     def nbytes_per_transition(self) -> int:
         """Bytes of storage one transition takes."""
-        tensors = [self.action, self.reward, self.done]
+        tensors = [getattr(self, name) for name in self.fields if name not in ("obs", "next_obs")]
         for obs in (self.obs, self.next_obs):
             tensors += list(obs.values()) if isinstance(obs, dict) else [obs]
         return sum(t.element_size() * t[0].numel() for t in tensors)

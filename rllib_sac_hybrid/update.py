@@ -1,7 +1,8 @@
 """One HybridSAC update, in plain PyTorch: the UTD loop written once.
 
-An *update* consumes ``utd_ratio`` fresh batches: each gets a critic step followed by a Polyak
-update of the targets; after the last critic step, every ``policy_update_freq`` updates, come
+An *update* consumes ``utd_ratio`` fresh batches: each gets a critic step (with, for a hybrid
+action, the discrete critic's step on the same batch) followed by a Polyak update of the
+targets; after the last critic step, every ``policy_update_freq`` updates, come
 ``policy_update_freq`` actor steps each followed by a temperature step (algorithm.md, "The
 update loop"). The RLlib Learner wraps this class; the speed benchmark's floor runs it bare.
 
@@ -19,8 +20,6 @@ from torch import nn
 
 from rllib_sac_hybrid import losses
 from rllib_sac_hybrid.replay import Batch
-
-OPTIMIZER_NAMES = ("critic", "actor", "temperature")
 
 
 @dataclass(frozen=True)
@@ -40,15 +39,23 @@ class UpdateSettings:
 
 
 def param_groups(module: nn.Module) -> dict[str, list[nn.Parameter]]:
-    """Each trainable parameter in exactly one optimizer: critic (heads + encoder), actor, temperature."""
+    """Each trainable parameter in exactly one optimizer.
+
+    critic: heads + the (shared) encoder; actor: actor (+ its own encoder); temperature:
+    log_alpha; discrete_critic (hybrid actions only): its head - the encoder it reads gets its
+    gradient through the critic optimizer, which steps it once per critic step.
+    """
     actor = list(module.actor.parameters())
     if not module.shared_encoder:
         actor += list(module.actor_encoder.parameters())
-    return {
+    groups = {
         "critic": list(module.encoder.parameters()) + list(module.critic.parameters()),
         "actor": actor,
         "temperature": [module.log_alpha],
     }
+    if module.has_discrete_critic:
+        groups["discrete_critic"] = list(module.discrete_critic.parameters())
+    return groups
 
 
 @contextmanager
@@ -116,21 +123,25 @@ class SACUpdater:
 
     # ---- the steps --------------------------------------------------------------------------
     def critic_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Critic (and discrete-critic) losses on one batch, one backward, each optimizer steps once.
+
+        The shared encoder gets the sum of both critics' gradients and moves once, with the critic
+        optimizer (the reference steps it twice, with two Adam states).
+        """
         s = self.settings
+        latents = self.module.encode_batch(batch)
         loss, info = losses.critic_loss(
             self.module,
             batch,
+            latents,
             alpha=self.alpha(),
             discount=s.discount,
             target_heads=self.choose_target_heads(),
             use_backup_entropy=s.use_backup_entropy,
         )
-        grad_norm = self._step("critic", loss)
-        self.num_critic_steps += 1
         q = info["q"]  # (N, B)
-        return {
+        metrics = {
             "critic_loss": loss.detach(),
-            "critic_grad_norm": grad_norm,
             "q_mean": q.mean(),
             "q_min": q.min(),
             "q_max": q.max(),
@@ -138,6 +149,18 @@ class SACUpdater:
             "td_error_mean": info["td_error"].abs().mean(),
             "td_target_mean": info["td_target"].mean(),
         }
+        names, total = ["critic"], loss
+        if self.module.has_discrete_critic:
+            discrete_loss, discrete_info = losses.discrete_critic_loss(self.module, batch, latents, s.discount)
+            names.append("discrete_critic")
+            total = loss + discrete_loss
+            metrics["discrete_critic_loss"] = discrete_loss.detach()
+            metrics["discrete_q_mean"] = discrete_info["q"].mean()
+        grad_norms = self._step(names, total)
+        for name, norm in zip(names, grad_norms):
+            metrics[f"{name}_grad_norm"] = norm
+        self.num_critic_steps += 1
+        return metrics
 
     def policy_step(self, obs) -> dict[str, torch.Tensor]:
         """An actor step, then a temperature step reusing the actor's log pi (detached)."""
@@ -145,9 +168,9 @@ class SACUpdater:
         alpha = self.alpha()
         with frozen(self.module.critic):
             loss, log_pi = losses.actor_loss(self.module, obs, alpha, s.actor_q_reduction)
-            actor_grad_norm = self._step("actor", loss)
+            (actor_grad_norm,) = self._step(["actor"], loss)
         temp_loss = losses.temperature_loss(self.module.log_alpha, log_pi, s.target_entropy)
-        temp_grad_norm = self._step("temperature", temp_loss)
+        (temp_grad_norm,) = self._step(["temperature"], temp_loss)
         self.num_policy_steps += 1
         return {
             "actor_loss": loss.detach(),
@@ -175,13 +198,17 @@ class SACUpdater:
         """target <- tau * online + (1 - tau) * target, fused over all tensors."""
         torch._foreach_lerp_(self._target, self._online, self.settings.tau)
 
-    def _step(self, name: str, loss: torch.Tensor) -> torch.Tensor:
-        """Zero, backward, clip to ``grad_clip_norm``, step. Returns the pre-clip grad norm."""
-        optimizer = self.optimizers[name]
-        params = self.params[name]
-        optimizer.zero_grad(set_to_none=True)
+    def _step(self, names: list[str], loss: torch.Tensor) -> list[torch.Tensor]:
+        """Zero, one backward, then per optimizer: clip to ``grad_clip_norm`` and step.
+
+        Returns the pre-clip gradient norm of each optimizer's parameters.
+        """
+        for name in names:
+            self.optimizers[name].zero_grad(set_to_none=True)
         loss.backward()
         max_norm = self.settings.grad_clip_norm or float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
-        optimizer.step()
-        return grad_norm.detach()
+        norms = []
+        for name in names:
+            norms.append(torch.nn.utils.clip_grad_norm_(self.params[name], max_norm, foreach=True).detach())
+            self.optimizers[name].step()
+        return norms

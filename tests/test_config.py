@@ -37,6 +37,14 @@ BAD_SETTINGS = [
     ({"replay_capacity": 0}, "replay_capacity", ">= 1"),
     ({"num_random_steps": -1}, "num_random_steps", ">= 0"),
     ({"train_batch_size_per_learner": 0}, "train_batch_size_per_learner", ">= 1"),
+    ({"discrete_critic_hidden_dims": []}, "discrete_critic_hidden_dims", "non-empty"),
+    ({"discrete_critic_lr": 0.0}, "discrete_critic_lr", "> 0"),
+    ({"epsilon_start": 1.5}, "epsilon_start", "[0, 1]"),
+    ({"epsilon_end": -0.1}, "epsilon_end", "[0, 1]"),
+    ({"epsilon_decay_steps": -5}, "epsilon_decay_steps", ">= 0"),
+    ({"discrete_penalty_key": ""}, "discrete_penalty_key", "non-empty str"),
+    ({"discrete_action_in_last_dim": "yes"}, "discrete_action_in_last_dim", "True or False"),
+    ({"fixed_discrete_action": -1}, "fixed_discrete_action", ">= 0"),
 ]
 
 
@@ -83,6 +91,14 @@ def test_every_setting_has_a_training_setter():
         "std_max": 5.0,
         "replay_capacity": 5000,
         "num_random_steps": 10,
+        "discrete_action_in_last_dim": True,
+        "fixed_discrete_action": 1,
+        "discrete_critic_hidden_dims": [16],
+        "discrete_critic_lr": 1e-3,
+        "discrete_penalty_key": "gripper_penalty",
+        "epsilon_start": 0.5,
+        "epsilon_end": 0.0,
+        "epsilon_decay_steps": 100,
     }
     assert set(values) == set(HYBRID_SAC_DEFAULTS)
     config = HybridSACConfig().environment("Pendulum-v1").training(**values)

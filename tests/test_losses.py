@@ -82,7 +82,9 @@ def test_critic_loss_matches_hand_computation(heads, use_backup_entropy):
     target_heads = None if heads is None else torch.tensor(heads)
 
     torch.manual_seed(7)
-    loss, _ = losses.critic_loss(module, batch, alpha, gamma, target_heads, use_backup_entropy)
+    loss, _ = losses.critic_loss(
+        module, batch, module.encode_batch(batch), alpha, gamma, target_heads, use_backup_entropy
+    )
 
     torch.manual_seed(7)
     eps = torch.randn(B, ACT)  # the same noise the actor sample draws first
@@ -108,7 +110,10 @@ def test_critic_loss_subset_changes_target():
     values = set()
     for heads in ([0], [1], [2]):
         torch.manual_seed(7)
-        loss, _ = losses.critic_loss(module, fixed_batch(), torch.tensor(0.3), 0.9, torch.tensor(heads), True)
+        b = fixed_batch()
+        loss, _ = losses.critic_loss(
+            module, b, module.encode_batch(b), torch.tensor(0.3), 0.9, torch.tensor(heads), True
+        )
         values.add(round(loss.item(), 6))
     assert len(values) == 3
 

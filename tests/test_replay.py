@@ -12,7 +12,8 @@ from rllib_sac_hybrid.replay import TensorReplayBuffer, episodes_to_transitions
 from rllib_sac_hybrid.spaces import ActionLayout
 
 OBS = gym.spaces.Box(-10, 10, (2,))
-ACT = gym.spaces.Box(np.array([-2.0, 0.0]), np.array([2.0, 1.0]))
+ACT = gym.spaces.Box(np.array([-2.0, 0.0]), np.array([2.0, 1.0]), dtype=np.float32)
+LAYOUT = ActionLayout.from_space(ACT)
 
 
 def transitions(start: int, n: int) -> dict:
@@ -27,7 +28,7 @@ def transitions(start: int, n: int) -> dict:
 
 
 def test_ring_buffer_overwrites_oldest_first():
-    buffer = TensorReplayBuffer(5, OBS, 2)
+    buffer = TensorReplayBuffer(5, OBS, LAYOUT)
     buffer.add(transitions(0, 3))
     assert len(buffer) == 3
     buffer.add(transitions(3, 4))  # wraps around
@@ -41,7 +42,7 @@ def test_ring_buffer_overwrites_oldest_first():
 
 
 def test_sampling_is_uniform_over_stored_rows():
-    buffer = TensorReplayBuffer(100, OBS, 2)
+    buffer = TensorReplayBuffer(100, OBS, LAYOUT)
     buffer.add(transitions(0, 10))
     idx = buffer.sample_indices(50, 200, torch.Generator().manual_seed(0))
     assert idx.shape == (50, 200) and idx.max() < 10
@@ -51,14 +52,14 @@ def test_sampling_is_uniform_over_stored_rows():
 
 def test_empty_buffer_refuses_to_sample():
     with pytest.raises(RuntimeError, match="empty"):
-        TensorReplayBuffer(10, OBS, 2).sample(4)
+        TensorReplayBuffer(10, OBS, LAYOUT).sample(4)
 
 
 def test_dict_observations_are_stored_per_key():
     space = gym.spaces.Dict(
         {"agent_pos": gym.spaces.Box(-1, 1, (3,)), "env": gym.spaces.Dict({"cube": gym.spaces.Box(-1, 1, (2,))})}
     )
-    buffer = TensorReplayBuffer(8, space, 1)
+    buffer = TensorReplayBuffer(8, space, ActionLayout.from_space(gym.spaces.Box(-1, 1, (1,))))
     obs = {"agent_pos": np.ones((4, 3)), "env/cube": np.full((4, 2), 2.0)}
     buffer.add({"obs": obs, "next_obs": obs, "action": np.zeros((4, 1)), "reward": np.zeros(4), "done": np.zeros(4)})
     batch = buffer.sample(3)
@@ -91,8 +92,12 @@ def test_episode_to_transitions(terminated, truncated):
     np.testing.assert_array_equal(data["reward"], [0, 1, 2, 3])
     # only termination stops bootstrapping; time-limit truncation does not
     np.testing.assert_array_equal(data["done"], [0, 0, 0, 1.0 if terminated else 0.0])
-    # env actions mapped to the actor's [-1, 1] range: x in [-2, 2] -> x / 2; y in [0, 1] -> 2y - 1
-    np.testing.assert_allclose(data["action"], [[-0.5, 0.0], [0.5, 0.0], [-0.5, 0.0], [0.5, 0.0]])
+    # stored in env units, exactly as the env got them
+    np.testing.assert_array_equal(data["action"], [[-1.0, 0.5], [1.0, 0.5], [-1.0, 0.5], [1.0, 0.5]])
+    # and rescaled to the actor's [-1, 1] range when gathered: x in [-2, 2] -> x / 2; y in [0, 1] -> 2y - 1
+    buffer = TensorReplayBuffer(10, OBS, layout)
+    buffer.add(data)
+    torch.testing.assert_close(buffer.gather(torch.arange(4)).action, torch.tensor([[-0.5, 0.0], [0.5, 0.0]] * 2))
 
 
 def test_chunked_episode_continues_from_last_observation():
@@ -102,11 +107,3 @@ def test_chunked_episode_continues_from_last_observation():
     data = episodes_to_transitions([episode.to_numpy(), successor.to_numpy()], OBS, ActionLayout.from_space(ACT))
     np.testing.assert_array_equal(data["obs"][:, 0], [0, 1, 2, 3])
     np.testing.assert_array_equal(data["next_obs"][:, 0], [1, 2, 3, 9])
-
-
-def test_action_layout_round_trip():
-    layout = ActionLayout.from_space(ACT)
-    flat = torch.tensor([[-1.0, -1.0], [0.0, 0.0], [1.0, 1.0], [0.3, -0.7]])
-    env = layout.to_env(flat)
-    torch.testing.assert_close(env[:3], torch.tensor([[-2.0, 0.0], [0.0, 0.5], [2.0, 1.0]]))
-    np.testing.assert_allclose(layout.to_flat(env.numpy()), flat.numpy(), atol=1e-6)

@@ -85,10 +85,11 @@ def test_only_chosen_target_heads_are_evaluated():
             if p.dim() == 3:
                 p[[1, 3, 4]] = float("nan")
     heads = torch.tensor([2, 0])
-    q = module.target_q_values(torch.randn(6, 2), torch.zeros(6, 2), heads)
+    latent = module.target_encoder(torch.randn(6, 2))
+    q = module.target_q_values(latent, torch.zeros(6, 2), heads)
     assert q.shape == (2, 6)
     assert torch.isfinite(q).all()
-    assert not torch.isfinite(module.target_q_values(torch.randn(6, 2), torch.zeros(6, 2), None)).all()
+    assert not torch.isfinite(module.target_q_values(latent, torch.zeros(6, 2), None)).all()
 
 
 def test_batched_ensemble_equals_each_head_alone():

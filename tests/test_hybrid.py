@@ -1,0 +1,276 @@
+"""Hybrid actions: layouts and round trips, the double-DQN discrete critic, epsilon-greedy."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from rllib_sac_hybrid import HybridSACConfig, losses
+from rllib_sac_hybrid.replay import Batch
+from rllib_sac_hybrid.spaces import ActionLayout
+from rllib_sac_hybrid.update import param_groups
+from tests.conftest import make_module
+
+BOX = gym.spaces.Box(np.array([-1.0, 0.0, -3.0], np.float32), np.array([1.0, 2.0, 3.0], np.float32))
+GRIPPER = gym.spaces.Discrete(3)
+SUPPORTED = {
+    "box": (gym.spaces.Box(-2.0, 2.0, (2,), np.float32), False, 0),
+    "tuple": (gym.spaces.Tuple([BOX, GRIPPER]), False, 3),
+    "tuple_reversed": (gym.spaces.Tuple([gym.spaces.Discrete(4, start=-1), BOX]), False, 4),
+    "dict": (gym.spaces.Dict({"arm": BOX, "gripper": GRIPPER}), False, 3),
+    "flat_last_dim": (
+        gym.spaces.Box(np.array([-1, -1, -1, 0], np.float32), np.array([1, 1, 1, 2], np.float32)),
+        True,
+        3,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SUPPORTED))
+def test_env_actions_round_trip_exactly(name):
+    space, last_dim, num_discrete = SUPPORTED[name]
+    space.seed(0)
+    layout = ActionLayout.from_space(space, discrete_action_in_last_dim=last_dim)
+    assert layout.num_discrete == num_discrete
+    samples = [space.sample() for _ in range(16)]
+    if last_dim:  # the env's own sampler gives non-integer indices: make them the integers an env receives
+        samples = [np.concatenate([s[:-1], np.rint(s[-1:])]).astype(np.float32) for s in samples]
+    batch = _stack(samples, space)
+    continuous, discrete = layout.split(batch)
+    assert continuous.shape == (16, layout.continuous_dim) and continuous.dtype == np.float32
+    if num_discrete:
+        assert discrete.dtype == np.int64 and discrete.min() >= 0 and discrete.max() < num_discrete
+    again = layout.join(continuous, discrete)
+    _assert_same(again, batch)
+
+
+@pytest.mark.parametrize("name", list(SUPPORTED))
+def test_module_actions_are_valid_env_actions(name):
+    space, last_dim, num_discrete = SUPPORTED[name]
+    layout = ActionLayout.from_space(space, discrete_action_in_last_dim=last_dim)
+    cont = torch.rand(32, layout.continuous_dim) * 2 - 1
+    disc = torch.randint(0, max(num_discrete, 1), (32,)) if num_discrete else None
+    env = layout.to_env(cont, disc)
+    numpy_env = _to_numpy(env)
+    for i in range(32):
+        assert space.contains(_item(numpy_env, i)), _item(numpy_env, i)
+    continuous, discrete = layout.split(numpy_env)
+    torch.testing.assert_close(layout.normalize(torch.as_tensor(continuous)), cont, atol=1e-5, rtol=0)
+    if num_discrete:
+        assert np.array_equal(discrete, disc.numpy())
+
+
+@pytest.mark.parametrize(
+    "space,last_dim",
+    [
+        (gym.spaces.Discrete(3), False),
+        (gym.spaces.MultiDiscrete([3, 2]), False),
+        (gym.spaces.Tuple([BOX, BOX]), False),
+        (gym.spaces.Tuple([BOX, GRIPPER, GRIPPER]), False),
+        (gym.spaces.Dict({"a": GRIPPER, "b": GRIPPER}), False),
+        (gym.spaces.Tuple([gym.spaces.Box(-np.inf, np.inf, (2,)), GRIPPER]), False),
+        (gym.spaces.Box(np.array([-1, 0.5], np.float32), np.array([1, 2.5], np.float32)), True),  # non-integer
+        (gym.spaces.Box(-1, 1, (1,), np.float32), True),  # nothing continuous left
+    ],
+)
+def test_unsupported_action_spaces_raise(space, last_dim):
+    with pytest.raises(ValueError) as err:
+        ActionLayout.from_space(space, discrete_action_in_last_dim=last_dim)
+    assert (
+        "action_space" in str(err.value) and "supported:" in str(err.value) and "Tuple(Box, Discrete)" in str(err.value)
+    )
+
+
+def test_fixed_discrete_action_is_checked_against_the_space():
+    config = HybridSACConfig().training(fixed_discrete_action=3)
+    with pytest.raises(ValueError, match=r"fixed_discrete_action=3 is out of range.*\[0, 2\]"):
+        config.validate_action_space(gym.spaces.Tuple([BOX, GRIPPER]))
+    with pytest.raises(ValueError, match="fixed_discrete_action"):
+        config.validate_action_space(BOX)
+
+
+def test_target_entropy_counts_the_discrete_part():
+    config = HybridSACConfig()
+    assert config.resolved_target_entropy(gym.spaces.Tuple([BOX, GRIPPER])) == -2.0  # -(3 + 1) / 2
+    assert config.resolved_target_entropy(BOX) == -1.5
+    flat = SUPPORTED["flat_last_dim"][0]
+    assert config.training(discrete_action_in_last_dim=True).resolved_target_entropy(flat) == -2.0
+    assert config.training(fixed_discrete_action=1).resolved_target_entropy(flat) == -1.5  # nothing discrete learned
+
+
+# ---- the discrete critic ------------------------------------------------------------------------
+def hybrid_module(**kwargs):
+    torch.manual_seed(0)
+    return make_module(action_space=gym.spaces.Tuple([gym.spaces.Box(-1, 1, (2,)), GRIPPER]), **kwargs)
+
+
+def hybrid_batch(b=6, penalty=True):
+    g = torch.Generator().manual_seed(5)
+    return Batch(
+        obs=torch.randn(b, 2, generator=g),
+        action=torch.rand(b, 2, generator=g) * 2 - 1,
+        reward=torch.randn(b, generator=g),
+        next_obs=torch.randn(b, 2, generator=g),
+        done=torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0, 1.0])[:b],
+        discrete_action=torch.tensor([0, 1, 2, 2, 1, 0])[:b],
+        discrete_penalty=torch.tensor([0.0, -0.1, 0.0, -0.1, -0.1, 0.0])[:b] if penalty else None,
+    )
+
+
+@pytest.mark.parametrize("penalty", [True, False])
+def test_discrete_loss_matches_hand_computation(penalty):
+    module = hybrid_module()
+    with torch.no_grad():  # make online and target differ
+        for p in module.target_discrete_critic.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    batch, gamma = hybrid_batch(penalty=penalty), 0.9
+    loss, _ = losses.discrete_critic_loss(module, batch, module.encode_batch(batch), gamma)
+
+    def q(net, encoder, obs):  # (B, K) written out layer by layer
+        linear, norm, _ = encoder.projections[0]
+        h = torch.tanh(
+            torch.nn.functional.layer_norm(obs @ linear.weight.T + linear.bias, (3,), norm.weight, norm.bias)
+        )
+        for layer in net.trunk:
+            h = layer(h)
+        return h @ net.out.weight.T + net.out.bias
+
+    with torch.no_grad():
+        rows = range(6)
+        online_next = q(module.discrete_critic, module.encoder, batch.next_obs)
+        target_next = q(module.target_discrete_critic, module.target_encoder, batch.next_obs)
+        expected = 0.0
+        for i in rows:
+            best = int(online_next[i].argmax())
+            pen = float(batch.discrete_penalty[i]) if penalty else 0.0
+            y = float(batch.reward[i]) + pen + (1 - float(batch.done[i])) * gamma * float(target_next[i, best])
+            q_sa = float(q(module.discrete_critic, module.encoder, batch.obs)[i, batch.discrete_action[i]])
+            expected += (q_sa - y) ** 2 / 6
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_double_dqn_selects_with_the_online_critic():
+    """Online prefers action 0, target prefers action 2: the target must be read at action 0."""
+    module = hybrid_module()
+    with torch.no_grad():
+        for net, best in ((module.discrete_critic, 0), (module.target_discrete_critic, 2)):
+            net.out.weight.zero_()
+            net.out.bias.copy_(torch.tensor([1.0, 2.0, 3.0]))
+            net.out.bias[best] = 10.0 if net is module.discrete_critic else 5.0
+    batch = hybrid_batch(penalty=False)._replace(done=torch.zeros(6), reward=torch.zeros(6))
+    _, info = losses.discrete_critic_loss(module, batch, module.encode_batch(batch), discount=1.0)
+    # target critic's values are [1, 2, 5]: its own max (5, action 2) is not used, its value at 0 (1.0) is
+    torch.testing.assert_close(info["td_target"], torch.ones(6))
+
+
+def test_discrete_critic_is_in_the_inference_module_and_targets_are_not():
+    runner_module = hybrid_module(inference_only=True)
+    assert hasattr(runner_module, "discrete_critic") and hasattr(runner_module, "encoder")
+    assert not hasattr(runner_module, "target_discrete_critic") and not hasattr(runner_module, "critic")
+    learner_module = hybrid_module()
+    state = learner_module.get_state(inference_only=True)
+    assert any(k.startswith("discrete_critic.") for k in state)
+    assert not any(k.startswith("target_") or k.startswith("critic.") for k in state)
+    runner_module.set_state(state)  # the learner's inference state fits the runner's module
+
+
+def test_discrete_critic_has_its_own_optimizer_and_shares_the_encoder():
+    module = hybrid_module()
+    groups = param_groups(module)
+    assert set(groups) == {"critic", "actor", "temperature", "discrete_critic"}
+    ids = [id(p) for params in groups.values() for p in params]
+    assert len(ids) == len(set(ids))
+    assert {id(p) for p in module.encoder.parameters()} <= {id(p) for p in groups["critic"]}
+
+
+def test_critic_step_trains_both_critics_and_encoder_once():
+    from tests.test_update import make_updater
+
+    updater = make_updater(action_space=gym.spaces.Tuple([gym.spaces.Box(-1, 1, (2,)), GRIPPER]))
+    module = updater.module
+    head_before = [p.detach().clone() for p in module.discrete_critic.parameters()]
+    target_before = [p.detach().clone() for p in module.target_discrete_critic.parameters()]
+    metrics = updater.critic_step(hybrid_batch())
+    updater.polyak_update()
+    assert {"discrete_critic_loss", "discrete_critic_grad_norm", "discrete_q_mean"} <= set(metrics)
+    assert any(not torch.equal(a, b) for a, b in zip(head_before, module.discrete_critic.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(target_before, module.target_discrete_critic.parameters()))
+    encoder_adam = updater.optimizers["critic"].state
+    assert all(int(encoder_adam[p]["step"]) == 1 for p in module.encoder.parameters())  # stepped once, one Adam
+
+
+# ---- exploration --------------------------------------------------------------------------------
+def test_epsilon_schedule_is_linear_then_flat():
+    module = hybrid_module(epsilon_start=0.5, epsilon_end=0.1, epsilon_decay_steps=100)
+    assert module.epsilon(0) == pytest.approx(0.5)
+    assert module.epsilon(50) == pytest.approx(0.3)
+    assert module.epsilon(100) == pytest.approx(0.1)
+    assert module.epsilon(10_000) == pytest.approx(0.1)
+    assert module.epsilon(None) == pytest.approx(0.1)
+    assert hybrid_module(epsilon_decay_steps=0, epsilon_end=0.05).epsilon(3) == pytest.approx(0.05)
+
+
+def test_inference_is_greedy_and_exploration_is_epsilon_greedy():
+    module = hybrid_module(epsilon_start=1.0, epsilon_end=0.0, epsilon_decay_steps=1000)
+    with torch.no_grad():
+        module.discrete_critic.out.weight.zero_()
+        module.discrete_critic.out.bias.copy_(torch.tensor([0.0, 0.0, 1.0]))  # greedy choice: 2
+    obs = {"obs": torch.randn(2000, 2)}
+    greedy = module.forward_inference(obs)["actions"][1]
+    assert torch.all(greedy == 2)
+    cont_a = module.forward_inference(obs)["actions"][0]
+    torch.testing.assert_close(cont_a, module.forward_inference(obs)["actions"][0])  # deterministic
+    fully_random = module.forward_exploration(obs, t=0)["actions"][1]  # epsilon 1
+    counts = torch.bincount(fully_random, minlength=3).float() / 2000
+    assert counts.min() > 0.28  # uniform over 3
+    half = module.forward_exploration(obs, t=500)["actions"][1]  # epsilon 0.5: 2 w.p. 0.5 + 0.5/3
+    assert (half == 2).float().mean() == pytest.approx(2 / 3, abs=0.05)
+    assert torch.all(module.forward_exploration(obs, t=5000)["actions"][1] == 2)  # epsilon 0
+
+
+def test_fixed_discrete_action_replaces_the_critic():
+    module = hybrid_module(fixed_discrete_action=1)
+    assert not hasattr(module, "discrete_critic")
+    actions = module.forward_exploration({"obs": torch.randn(10, 2)}, t=0)["actions"]
+    assert torch.all(actions[1] == 1)
+    assert "discrete_critic" not in param_groups(module)
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+def _stack(samples, space):
+    if isinstance(space, gym.spaces.Tuple):
+        return tuple(np.stack([s[i] for s in samples]) for i in range(len(space.spaces)))
+    if isinstance(space, gym.spaces.Dict):
+        return {k: np.stack([s[k] for s in samples]) for k in space.spaces}
+    return np.stack(samples)
+
+
+def _to_numpy(x):
+    if isinstance(x, tuple):
+        return tuple(v.numpy() for v in x)
+    if isinstance(x, dict):
+        return {k: v.numpy() for k, v in x.items()}
+    return x.numpy()
+
+
+def _item(x, i):
+    if isinstance(x, tuple):
+        return tuple(np.int64(v[i]) if v.ndim == 1 else v[i] for v in x)
+    if isinstance(x, dict):
+        return {k: np.int64(v[i]) if v.ndim == 1 else v[i] for k, v in x.items()}
+    return x[i]
+
+
+def _assert_same(a, b):
+    if isinstance(b, tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    elif isinstance(b, dict):
+        assert set(a) == set(b)
+        for k in b:
+            np.testing.assert_array_equal(a[k], b[k])
+    else:
+        np.testing.assert_array_equal(a, b)
