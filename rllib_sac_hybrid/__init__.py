@@ -7,6 +7,7 @@ works; ``HybridSACConfig().environment(...).build_algo()`` builds it directly.
 
 from __future__ import annotations
 
+from rllib_sac_hybrid import envs  # noqa: F401  (registers the built-in gymnasium envs)
 from rllib_sac_hybrid.algorithm import HybridSAC
 from rllib_sac_hybrid.config import HybridSACConfig
 from rllib_sac_hybrid.learner import HybridSACTorchLearner

@@ -10,6 +10,7 @@ import gymnasium as gym
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
+from rllib_sac_hybrid.callbacks import SuccessRateCallback
 from rllib_sac_hybrid.networks import ACTIVATIONS
 from rllib_sac_hybrid.spaces import ActionLayout, observation_dims
 
@@ -143,6 +144,8 @@ class HybridSACConfig(AlgorithmConfig):
         self.rollout_fragment_length = 1  # env steps per runner per round
         self.min_time_s_per_iteration = None
         self.min_sample_timesteps_per_iteration = 1000
+        # Reports env_runners/episode_success_rate for envs that put "is_success" in info.
+        self.callbacks_class = SuccessRateCallback
 
     def training(self, *, gamma: float | None = NotProvided, **kwargs) -> HybridSACConfig:
         """Sets training settings: every HybridSAC setting (see the class docstring) and RLlib's."""

@@ -1,0 +1,42 @@
+"""Built-in environments, registered with gymnasium when the package is imported.
+
+- ``rllib_sac_hybrid/PickPlace-v0``: planar pick-and-place, dense reward, Tuple(Box, Discrete) actions.
+- ``rllib_sac_hybrid/PickPlaceSparse-v0``: the same with a sparse (success-only) reward.
+- ``rllib_sac_hybrid/GymHilPickCube-v0``: LeRobot's gym-hil Franka pick-cube with state
+  observations (needs the ``gym-hil`` extra; see ``envs/gym_hil.py``).
+
+Both accept ``PickPlaceEnv``'s keyword arguments, e.g. ``action_layout="flat"``.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from rllib_sac_hybrid.envs.gym_hil import GYM_HIL_PICK_CUBE_ID
+from rllib_sac_hybrid.envs.pick_place import PickPlaceEnv
+
+PICK_PLACE_ID = "rllib_sac_hybrid/PickPlace-v0"
+PICK_PLACE_SPARSE_ID = "rllib_sac_hybrid/PickPlaceSparse-v0"
+
+
+def register_envs() -> None:
+    """Registers the built-in envs with gymnasium (idempotent)."""
+    entry_point = "rllib_sac_hybrid.envs.pick_place:PickPlaceEnv"
+    for env_id, kwargs in (
+        (PICK_PLACE_ID, {"reward_type": "dense"}),
+        (PICK_PLACE_SPARSE_ID, {"reward_type": "sparse"}),
+    ):
+        if env_id not in gym.registry:
+            # Truncation is the env's own (max_episode_steps kwarg), so no TimeLimit wrapper here.
+            gym.register(id=env_id, entry_point=entry_point, kwargs=kwargs, disable_env_checker=True)
+    if GYM_HIL_PICK_CUBE_ID not in gym.registry:  # gym-hil's own TimeLimit (100 steps) applies inside
+        gym.register(
+            id=GYM_HIL_PICK_CUBE_ID,
+            entry_point="rllib_sac_hybrid.envs.gym_hil:make_pick_cube",
+            disable_env_checker=True,
+        )
+
+
+register_envs()
+
+__all__ = ["GYM_HIL_PICK_CUBE_ID", "PICK_PLACE_ID", "PICK_PLACE_SPARSE_ID", "PickPlaceEnv", "register_envs"]

@@ -1,0 +1,36 @@
+"""LeRobot's gym-hil MuJoCo Franka tasks, made for HybridSAC (``pip install rllib_sac_hybrid[gym-hil]``).
+
+``rllib_sac_hybrid/GymHilPickCube-v0`` builds ``gym_hil/PandaPickCube-v0`` with state
+observations (``agent_pos`` 18 + ``environment_state`` 3), no reset delay and headless EGL
+rendering. Its action is gym-hil's flat layout Box([-1,-1,-1,0], [1,1,1,2]) (xyz delta +
+gripper index 0 close / 1 stay / 2 open), so train it with ``discrete_action_in_last_dim=True``;
+``info["discrete_penalty"]`` carries the gripper penalty and ``info["succeed"]`` the success.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gymnasium as gym
+
+GYM_HIL_PICK_CUBE_ID = "rllib_sac_hybrid/GymHilPickCube-v0"
+
+
+def make_pick_cube(**kwargs) -> gym.Env:
+    """``gym_hil/PandaPickCube-v0`` with ``image_obs=False`` and ``reset_delay_seconds=0`` by default.
+
+    Keyword arguments go to gym-hil (e.g. ``image_obs=True``, ``gripper_penalty=-0.02``).
+
+    Raises:
+        ImportError: when gym-hil is not installed, saying how to install it.
+    """
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; gym-hil creates a renderer regardless
+    try:
+        import gym_hil  # noqa: F401  (registers gym_hil/* ids)
+    except ImportError as err:
+        raise ImportError(
+            f"{GYM_HIL_PICK_CUBE_ID} needs LeRobot's gym-hil: pip install 'rllib_sac_hybrid[gym-hil]'"
+        ) from err
+    kwargs = {"image_obs": False, "reset_delay_seconds": 0, **kwargs}
+    kwargs.pop("config", None)
+    return gym.make("gym_hil/PandaPickCube-v0", **kwargs)

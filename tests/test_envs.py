@@ -1,0 +1,106 @@
+"""The built-in pick-and-place task, and HybridSAC end to end on every hybrid action layout."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+from ray.rllib.core import DEFAULT_MODULE_ID
+
+from rllib_sac_hybrid import HybridSACConfig
+from rllib_sac_hybrid.envs import PICK_PLACE_ID, PICK_PLACE_SPARSE_ID, PickPlaceEnv
+
+
+@pytest.mark.parametrize("layout", ["tuple", "dict", "flat"])
+def test_env_follows_the_gymnasium_api(layout):
+    check_env(PickPlaceEnv(action_layout=layout), skip_render_check=True)
+
+
+@pytest.mark.parametrize("layout", ["tuple", "dict", "flat"])
+def test_scripted_expert_succeeds_and_random_mostly_fails(layout):
+    env = gym.make(PICK_PLACE_SPARSE_ID, action_layout=layout)
+    successes, penalties = 0, []
+    for seed in range(50):
+        env.reset(seed=seed)
+        while True:
+            _, reward, terminated, truncated, info = env.step(env.unwrapped.scripted_action())
+            penalties.append(info["discrete_penalty"])
+            if terminated or truncated:
+                successes += info["is_success"]
+                assert reward == float(info["is_success"])  # sparse: 1 on success only
+                break
+    assert successes == 50
+    assert min(penalties) == -0.05 and max(penalties) == 0.0  # each flip is penalised
+
+    env.action_space.seed(0)
+    random_successes = 0
+    for seed in range(50):
+        env.reset(seed=100 + seed)
+        while True:
+            _, _, terminated, truncated, info = env.step(env.action_space.sample())
+            if terminated or truncated:
+                random_successes += info["is_success"]
+                break
+    assert random_successes <= 5
+
+
+def test_grasp_carry_release_and_flip_penalty():
+    env = PickPlaceEnv(action_layout="tuple", reward_type="dense")
+    env.reset(seed=0)
+    env._gripper, env._object, env._goal = np.array([0.0, 0.0]), np.array([0.1, 0.0]), np.array([0.6, 0.0])
+    _, r_open, *_ = env.step((np.zeros(2, np.float32), 1))  # stay: not holding, costs reach + carry
+    _, r_grasp, _, _, info = env.step((np.zeros(2, np.float32), 0))  # close next to the object: grasp
+    assert info["holding"] and info["discrete_penalty"] == -0.05 and r_grasp > r_open
+    for _ in range(2):
+        env.step((np.array([1.0, 0.0], np.float32), 1))  # carry towards the goal
+    assert np.allclose(env._object, env._gripper)
+    _, reward, terminated, truncated, info = env.step((np.zeros(2, np.float32), 2))  # open at the goal
+    assert terminated and not truncated and info["is_success"] and reward == 1.0
+
+
+def test_bad_env_arguments_raise():
+    with pytest.raises(ValueError, match="reward_type.*allowed"):
+        PickPlaceEnv(reward_type="shaped")
+    with pytest.raises(ValueError, match="action_layout.*allowed"):
+        PickPlaceEnv(action_layout="multi")
+    with pytest.raises(ValueError, match="max_episode_steps"):
+        PickPlaceEnv(max_episode_steps=0)
+
+
+@pytest.mark.parametrize(
+    "layout,extra",
+    [("tuple", {}), ("dict", {}), ("flat", {"discrete_action_in_last_dim": True})],
+)
+def test_hybrid_sac_trains_on_each_action_layout(ray_session, layout, extra):
+    config = (
+        HybridSACConfig()
+        .environment(PICK_PLACE_ID, env_config={"action_layout": layout})
+        .training(
+            encoder_latent_dim=16,
+            actor_hidden_dims=(16,),
+            critic_hidden_dims=(16,),
+            discrete_critic_hidden_dims=(16,),
+            num_random_steps=40,
+            train_batch_size_per_learner=16,
+            **extra,
+        )
+        .env_runners(rollout_fragment_length=8)
+        .reporting(min_sample_timesteps_per_iteration=120)
+        .debugging(seed=0)
+    )
+    algo = config.build_algo()
+    try:
+        result = algo.train()
+        learner = result["learners"][DEFAULT_MODULE_ID]
+        for key in ("discrete_critic_loss", "discrete_critic_grad_norm", "discrete_q_mean", "critic_loss"):
+            assert np.isfinite(learner[key]), key
+        assert "episode_success_rate" in result["env_runners"]
+        replay = algo.learner_group._learner.replay(DEFAULT_MODULE_ID)
+        stored = replay.discrete_action[: len(replay)]
+        assert stored.min() >= 0 and stored.max() <= 2 and len(stored.unique()) == 3
+        assert torch.all(replay.discrete_penalty[: len(replay)] <= 0)
+        assert (replay.discrete_penalty[: len(replay)] < 0).any()  # flips from info were stored
+    finally:
+        algo.stop()
