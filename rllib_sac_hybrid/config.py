@@ -144,6 +144,8 @@ class HybridSACConfig(AlgorithmConfig):
         self.rollout_fragment_length = 1  # env steps per runner per round
         self.min_time_s_per_iteration = None
         self.min_sample_timesteps_per_iteration = 1000
+        # Evaluation acts deterministically: tanh(mean) and the discrete critic's argmax.
+        self.evaluation_config = {"explore": False}
         # Reports env_runners/episode_success_rate for envs that put "is_success" in info.
         self.callbacks_class = SuccessRateCallback
 
