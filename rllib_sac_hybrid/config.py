@@ -11,6 +11,7 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rllib_sac_hybrid.callbacks import SuccessRateCallback
+from rllib_sac_hybrid.module import MODEL_CONFIG_KEYS
 from rllib_sac_hybrid.networks import ACTIVATIONS
 from rllib_sac_hybrid.spaces import ActionLayout, observation_dims
 
@@ -63,28 +64,6 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "num_random_steps": 1000,
 }
 
-_NETWORK_KEYS = (
-    "num_critics",
-    "encoder_latent_dim",
-    "shared_encoder",
-    "actor_hidden_dims",
-    "critic_hidden_dims",
-    "activation",
-    "actor_layer_norm",
-    "critic_layer_norm",
-    "actor_dropout",
-    "critic_dropout",
-    "init_final",
-    "std_min",
-    "std_max",
-    "temperature_init",
-    "discrete_action_in_last_dim",
-    "fixed_discrete_action",
-    "discrete_critic_hidden_dims",
-    "epsilon_start",
-    "epsilon_end",
-    "epsilon_decay_steps",
-)
 
 
 class HybridSACConfig(AlgorithmConfig):
@@ -173,7 +152,7 @@ class HybridSACConfig(AlgorithmConfig):
 
     @property
     def _model_config_auto_includes(self) -> dict[str, Any]:
-        return super()._model_config_auto_includes | {k: getattr(self, k) for k in _NETWORK_KEYS}
+        return super()._model_config_auto_includes | {k: getattr(self, k) for k in MODEL_CONFIG_KEYS}
 
     def resolved_target_entropy(self, action_space: gym.Space) -> float:
         """``target_entropy``, or the auto rule -(dim(a_c) + has_discrete) / 2."""
