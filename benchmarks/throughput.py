@@ -1,0 +1,298 @@
+"""Gradient steps per second: the plugin's own math vs HybridSAC through RLlib vs RLlib's SAC / TQC.
+
+For each case (observation size, N critics, UTD ratio, hybrid on/off), one run on this machine:
+
+(a) floor  - the plugin's update (same networks, N, M, batch) in a tight loop on a replay buffer
+             already in memory: no RLlib, no env;
+(b) plugin - ``HybridSAC`` end to end through ``algo.train()``: critic gradient steps/s, env steps/s;
+(c) rllib  - RLlib's built-in SAC (N=2) or TQC (N=10) at the same widths and batch, with
+             ``training_intensity`` set for the same gradient steps per env step.
+
+Each figure is the median of ``--repeats`` timed windows. Envs: Pendulum-v1 (obs 3, act 1) and
+Hopper-v5 (obs 11, act 3; needs ``mujoco``, else a stand-in env with Hopper's spaces). "Hybrid"
+adds a Discrete(3) gripper to the action (Tuple(Box, Discrete)), which turns on the discrete critic.
+
+    python benchmarks/throughput.py --quick                       # 2 cases, (a) and (b)
+    python benchmarks/throughput.py --systems floor plugin rllib  # the full grid
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import time
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import ray
+import torch
+
+from rllib_sac_hybrid import HybridSACConfig, HybridSACTorchRLModule
+from rllib_sac_hybrid.replay import TensorReplayBuffer
+from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, param_groups
+
+WIDTH, BATCH, M = 256, 256, 2
+
+
+@dataclass(frozen=True)
+class Case:
+    env: str  # "pendulum" | "hopper"
+    num_critics: int
+    utd: int
+    hybrid: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.env:<8} N={self.num_critics:<2} UTD={self.utd:<2} {'hybrid' if self.hybrid else 'box':<6}"
+
+
+class HybridActionWrapper(gym.ActionWrapper):
+    """Adds a Discrete(3) 'gripper' to a Box-action env; the inner env sees only the Box part."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.action_space = gym.spaces.Tuple((env.action_space, gym.spaces.Discrete(3)))
+
+    def action(self, action):
+        return action[0]
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, reward, terminated, truncated, {**info, "discrete_penalty": 0.0}
+
+
+class StandInEnv(gym.Env):
+    """Random observations with given spaces: a stand-in when MuJoCo is not installed."""
+
+    def __init__(self, obs_dim: int, act_dim: int) -> None:
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (act_dim,), np.float32)
+        self._t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        return self.np_random.standard_normal(self.observation_space.shape).astype(np.float32), {}
+
+    def step(self, action):
+        self._t += 1
+        obs = self.np_random.standard_normal(self.observation_space.shape).astype(np.float32)
+        return obs, float(-np.square(action).sum()), False, self._t >= 1000, {}
+
+
+def make_env(name: str, hybrid: bool) -> gym.Env:
+    if name == "pendulum":
+        env = gym.make("Pendulum-v1")
+    else:
+        try:
+            env = gym.make("Hopper-v5")
+        except Exception:  # mujoco missing: same spaces, no physics
+            env = StandInEnv(11, 3)
+    return HybridActionWrapper(env) if hybrid else env
+
+
+def env_creator(config: dict) -> gym.Env:
+    return make_env(config["name"], config["hybrid"])
+
+
+def plugin_config(case: Case) -> HybridSACConfig:
+    hidden = (WIDTH, WIDTH)
+    return (
+        HybridSACConfig()
+        .environment("throughput_env", env_config={"name": case.env, "hybrid": case.hybrid})
+        .training(
+            num_critics=case.num_critics,
+            num_subsample_critics=min(M, case.num_critics),
+            utd_ratio=case.utd,
+            actor_hidden_dims=hidden,
+            critic_hidden_dims=hidden,
+            discrete_critic_hidden_dims=hidden,
+            encoder_latent_dim=WIDTH,
+            train_batch_size_per_learner=BATCH,
+            num_random_steps=BATCH,
+        )
+        .reporting(min_sample_timesteps_per_iteration=1, min_time_s_per_iteration=0)
+        .debugging(seed=0)
+    )
+
+
+# ---- (a) the floor ----------------------------------------------------------------------------
+def floor(case: Case, seconds: float, repeats: int) -> dict[str, float]:
+    """Critic gradient steps/s of SACUpdater on an in-memory replay, no RLlib."""
+    env = make_env(case.env, case.hybrid)
+    config = plugin_config(case)
+    module = HybridSACTorchRLModule(
+        observation_space=env.observation_space,
+        action_space=env.action_space,
+        model_config=config._model_config_auto_includes,
+    )
+    settings = UpdateSettings(
+        utd_ratio=case.utd,
+        policy_update_freq=1,
+        discount=0.99,
+        tau=0.005,
+        num_critics=case.num_critics,
+        num_subsample_critics=min(M, case.num_critics),
+        use_backup_entropy=True,
+        actor_q_reduction="min",
+        grad_clip_norm=40.0,
+        target_entropy=config.resolved_target_entropy(env.action_space),
+    )
+    groups = param_groups(module)
+    updater = SACUpdater(module, {k: torch.optim.Adam(v, lr=3e-4) for k, v in groups.items()}, settings)
+    replay = TensorReplayBuffer(10_000, env.observation_space, module.layout)
+    n = 10_000
+    data = {
+        "obs": np.random.randn(n, *env.observation_space.shape).astype(np.float32),
+        "next_obs": np.random.randn(n, *env.observation_space.shape).astype(np.float32),
+        "action": np.random.uniform(module.layout.low, module.layout.high, (n, module.layout.continuous_dim)),
+        "reward": np.random.randn(n).astype(np.float32),
+        "done": np.zeros(n, np.float32),
+    }
+    if module.layout.has_discrete:
+        data["discrete_action"] = np.random.randint(0, 3, n)
+        data["discrete_penalty"] = np.zeros(n, np.float32)
+    replay.add(data)
+
+    def one_update():
+        rows = iter(replay.sample_indices(case.utd, BATCH))
+        metrics = updater.update(lambda: replay.gather(next(rows)))
+        torch.stack([m["critic_loss"] for m in metrics if "critic_loss" in m]).sum().item()  # one sync per update
+
+    rates = []
+    one_update()
+    for _ in range(repeats):
+        steps, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            one_update()
+            steps += case.utd
+        rates.append(steps / (time.perf_counter() - start))
+    return {"grad_steps_per_s": statistics.median(rates), "env_steps_per_s": statistics.median(rates) / case.utd}
+
+
+# ---- (b) the plugin through RLlib -------------------------------------------------------------
+def plugin(case: Case, seconds: float, repeats: int) -> dict[str, float]:
+    algo = plugin_config(case).build_algo()
+    try:
+        return _measure(algo, seconds, repeats, _critic_steps)
+    finally:
+        algo.stop()
+
+
+def _critic_steps(result: dict) -> float:
+    return float(result.get("learners", {}).get("default_policy", {}).get("num_critic_steps_lifetime", 0))
+
+
+# ---- (c) RLlib's SAC / TQC --------------------------------------------------------------------
+def rllib_builtin(case: Case, seconds: float, repeats: int) -> dict[str, float] | None:
+    if case.hybrid:
+        return None  # RLlib's SAC refuses Tuple actions
+    if case.num_critics == 2:
+        from ray.rllib.algorithms.sac import SACConfig as Config
+
+        extra = {"twin_q": True}
+    else:
+        from ray.rllib.algorithms.tqc import TQCConfig as Config
+
+        extra = {"n_critics": case.num_critics}
+    hidden = [WIDTH, WIDTH]
+    config = (
+        Config()
+        .environment("throughput_env", env_config={"name": case.env, "hybrid": False})
+        .training(
+            train_batch_size_per_learner=BATCH,
+            # replayed / sampled timesteps: BATCH per gradient step, `utd` gradient steps per env step
+            training_intensity=case.utd * BATCH,
+            num_steps_sampled_before_learning_starts=BATCH,
+            **extra,
+        )
+        .rl_module(model_config={"fcnet_hiddens": hidden})
+        .env_runners(rollout_fragment_length=1)
+        .reporting(min_sample_timesteps_per_iteration=1, min_time_s_per_iteration=0)
+        .debugging(seed=0)
+    )
+    algo = config.build_algo()
+    try:
+        return _measure(algo, seconds, repeats, _rllib_grad_steps)
+    finally:
+        algo.stop()
+
+
+def _rllib_grad_steps(result: dict) -> float:
+    trained = result.get("learners", {}).get("default_policy", {}).get("num_module_steps_trained_lifetime", 0)
+    return trained / BATCH  # one gradient step per train batch
+
+
+def _measure(algo, seconds: float, repeats: int, grad_steps) -> dict[str, float]:
+    result = algo.train()
+    while grad_steps(result) == 0:  # past the random / warm-up steps
+        result = algo.train()
+    grad_rates, env_rates = [], []
+    for _ in range(repeats):
+        g0, e0, start = grad_steps(result), result["num_env_steps_sampled_lifetime"], time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            result = algo.train()
+        elapsed = time.perf_counter() - start
+        grad_rates.append((grad_steps(result) - g0) / elapsed)
+        env_rates.append((result["num_env_steps_sampled_lifetime"] - e0) / elapsed)
+    return {"grad_steps_per_s": statistics.median(grad_rates), "env_steps_per_s": statistics.median(env_rates)}
+
+
+SYSTEMS = {"floor": floor, "plugin": plugin, "rllib": rllib_builtin}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--systems", nargs="+", default=["floor", "plugin", "rllib"], choices=list(SYSTEMS))
+    parser.add_argument("--envs", nargs="+", default=["pendulum", "hopper"], choices=["pendulum", "hopper"])
+    parser.add_argument("--critics", nargs="+", type=int, default=[2, 10])
+    parser.add_argument("--utd", nargs="+", type=int, default=[1, 20])
+    parser.add_argument("--hybrid", nargs="+", default=["off", "on"], choices=["off", "on"])
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of one timed window")
+    parser.add_argument("--repeats", type=int, default=3, help="timed windows per figure (median reported)")
+    parser.add_argument("--torch-threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--quick", action="store_true", help="pendulum, N=2, UTD 1 and 20, box; floor and plugin")
+    args = parser.parse_args()
+    if args.quick:
+        args.systems, args.envs, args.critics, args.hybrid = ["floor", "plugin"], ["pendulum"], [2], ["off"]
+    torch.set_num_threads(args.torch_threads)  # learner, env runner and floor share this process
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    from ray.tune.registry import register_env
+
+    register_env("throughput_env", env_creator)
+
+    cases = [
+        Case(env, n, utd, hybrid == "on")
+        for env, n, utd, hybrid in itertools.product(args.envs, args.critics, args.utd, args.hybrid)
+    ]
+    print(
+        f"{WIDTH}x{WIDTH} nets, batch {BATCH}, M={M}, {args.torch_threads} torch threads, "
+        f"median of {args.repeats} x {args.seconds:.0f} s windows; figures are critic gradient steps/s"
+    )
+    header = f"{'case':<32}" + "".join(f"{s:>10}" for s in args.systems) + f"{'env st/s':>10}"
+    if "floor" in args.systems and "plugin" in args.systems:
+        header += f"{'b/a':>7}"
+    if "plugin" in args.systems and "rllib" in args.systems:
+        header += f"{'b/c':>7}"
+    print(header, flush=True)
+    for case in cases:
+        figures = {name: SYSTEMS[name](case, args.seconds, args.repeats) for name in args.systems}
+        row = f"{case.label:<32}"
+        for name in args.systems:
+            fig = figures[name]
+            row += f"{fig['grad_steps_per_s']:>10.1f}" if fig else f"{'-':>10}"
+        plugin_fig = figures.get("plugin")
+        row += f"{plugin_fig['env_steps_per_s']:>10.1f}" if plugin_fig else f"{'-':>10}"
+        if "floor" in figures and plugin_fig:
+            row += f"{plugin_fig['grad_steps_per_s'] / figures['floor']['grad_steps_per_s']:>7.2f}"
+        if plugin_fig and figures.get("rllib"):
+            row += f"{plugin_fig['grad_steps_per_s'] / figures['rllib']['grad_steps_per_s']:>7.1f}"
+        print(row, flush=True)
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
