@@ -26,7 +26,8 @@ class HybridSAC(Algorithm):
     env steps each (uniform random actions for the first ``num_random_steps``); the new
     transitions go to the learner's replay buffer; the learner then runs one update per new
     env step, i.e. ``utd_ratio`` critic steps per env step (see ``update.SACUpdater``); the
-    new weights go to the EnvRunners. ``train()`` repeats rounds until
+    new weights go to the EnvRunners (a local EnvRunner beside a local learner shares the
+    learner's parameter tensors instead, so it needs no copy). ``train()`` repeats rounds until
     ``min_sample_timesteps_per_iteration`` env steps were sampled.
     """
 
@@ -46,6 +47,28 @@ class HybridSAC(Algorithm):
         )
         self._observation_space, action_space = _first_result(spaces)
         self._action_layout = self.config.validate_action_space(action_space)
+        self._runner_shares_weights = self._share_weights_with_local_env_runner()
+
+    def _share_weights_with_local_env_runner(self) -> bool:
+        """With only a local EnvRunner and a local learner (one process), let the runner's module
+        read the learner's parameter tensors directly, so that each round's weight sync costs nothing.
+
+        Optimizer steps and Polyak updates work in place, so the runner always acts with the
+        newest weights - exactly what a sync after each round would give. Returns whether it applied.
+        """
+        if self.env_runner_group.num_remote_env_runners() > 0 or not self.learner_group.is_local:
+            return False
+        runner = self.env_runner
+        if runner is None or getattr(runner, "module", None) is None:
+            return False
+        learner_module = self.learner_group._learner.module[DEFAULT_MODULE_ID]
+        learner_tensors = dict(learner_module.named_parameters()) | dict(learner_module.named_buffers())
+        runner_tensors = list(runner.module.named_parameters()) + list(runner.module.named_buffers())
+        if any(name not in learner_tensors or learner_tensors[name].shape != t.shape for name, t in runner_tensors):
+            return False
+        for name, tensor in runner_tensors:
+            tensor.data = learner_tensors[name].data
+        return True
 
     def training_step(self) -> None:
         config = self.config
@@ -81,7 +104,7 @@ class HybridSAC(Algorithm):
             )
         self.metrics.aggregate(_all_results(results), key=LEARNER_RESULTS)
 
-        if num_updates > 0:
+        if num_updates > 0 and not self._runner_shares_weights:
             with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
                 self.env_runner_group.sync_weights(
                     from_worker_or_learner_group=self.learner_group,

@@ -65,7 +65,6 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
 }
 
 
-
 class HybridSACConfig(AlgorithmConfig):
     """Configuration of HybridSAC: SAC with a critic ensemble, subsampled targets and a UTD loop.
 

@@ -216,3 +216,25 @@ def test_checkpoint_keeps_temperature_targets_and_optimizers(ray_session, tmp_pa
         restored.train()  # and it keeps training
     finally:
         restored.stop()
+
+
+def test_local_env_runner_acts_with_the_newest_weights(ray_session):
+    """With everything in one process the runner shares the learner's tensors: no copy, never stale."""
+    algo = small_config().build_algo()
+    try:
+        algo.train()
+        runner_module = algo.env_runner.module
+        learner_module = algo.learner_group._learner.module[DEFAULT_MODULE_ID]
+        before = {k: v.clone() for k, v in runner_module.state_dict().items()}
+        algo.train()
+        after = runner_module.state_dict()
+        assert any(not torch.equal(before[k], after[k]) for k in before)
+        for name, value in after.items():
+            assert torch.equal(value, learner_module.state_dict()[name]), name
+        obs = torch.randn(5, 3)
+        torch.testing.assert_close(
+            runner_module.forward_inference({"obs": obs})["actions"],
+            learner_module.forward_inference({"obs": obs})["actions"],
+        )
+    finally:
+        algo.stop()
