@@ -23,11 +23,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num-critics", type=int, default=2)
     parser.add_argument("--num-subsample-critics", type=int, default=None)
     parser.add_argument("--utd-ratio", type=int, default=1)
-    parser.add_argument("--hidden", type=int, default=256, help="width of the two hidden layers")
+    parser.add_argument("--hidden", type=int, default=128, help="width of the encoder and the two hidden layers")
     parser.add_argument("--random-steps", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--torch-threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--steps-per-iteration", type=int, default=1000, help="env steps between progress lines")
+    parser.add_argument("--checkpoint-dir", default="results/demo_checkpoint", help="where the final checkpoint goes")
     return parser.parse_args(argv)
 
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> dict:
             encoder_latent_dim=args.hidden,
             num_random_steps=args.random_steps,
         )
-        .reporting(min_sample_timesteps_per_iteration=args.steps_per_iteration)
+        .reporting(min_sample_timesteps_per_iteration=args.steps_per_iteration, metrics_num_episodes_for_smoothing=5)
         .debugging(seed=args.seed)
     )
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, ignore_reinit_error=True)
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"HybridSAC on {args.env}: N={args.num_critics} M={args.num_subsample_critics or args.num_critics} "
         f"UTD={args.utd_ratio} hidden={hidden}, {args.env_steps} env steps"
     )
+    print("return: mean of the last 5 training episodes; alpha: temperature; critic: critic loss")
     print(
         f"{'iter':>4} {'env steps':>9} {'return':>9} {'best':>9} {'alpha':>7} {'critic':>8} {'Q mean':>8} {'secs':>6}"
     )
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         while steps < args.env_steps:
             result = algo.train()
-            steps = result["num_env_steps_sampled_lifetime"]
+            steps = int(result["num_env_steps_sampled_lifetime"])
             ret = result["env_runners"].get("episode_return_mean", float("nan"))
             best = max(best, ret) if ret == ret else best
             learner = result["learners"].get("default_policy", {})
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{learner.get('q_mean', float('nan')):>8.2f} {time.time() - start:>6.0f}",
                 flush=True,
             )
-        checkpoint = algo.save_to_path()
+        checkpoint = algo.save_to_path(os.path.abspath(args.checkpoint_dir))
     finally:
         algo.stop()
     elapsed = time.time() - start
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
         "env_steps": steps,
         "final_return_mean": result["env_runners"].get("episode_return_mean"),
         "best_return_mean": best,
-        "critic_steps": result["learners"].get("default_policy", {}).get("num_critic_steps_lifetime"),
+        "critic_steps": int(result["learners"].get("default_policy", {}).get("num_critic_steps_lifetime", 0)),
         "wall_seconds": round(elapsed, 1),
         "checkpoint": checkpoint,
     }
