@@ -244,6 +244,18 @@ def _measure(algo, seconds: float, repeats: int, grad_steps) -> dict[str, float]
 SYSTEMS = {"floor": floor, "plugin": plugin, "rllib": rllib_builtin}
 
 
+def memory_report(envs: list[str]) -> None:
+    """Replay bytes per stored transition, and what 1M of them take."""
+    from rllib_sac_hybrid.spaces import ActionLayout
+
+    print("replay memory (float32 observations, obs and next_obs each stored)")
+    for name, hybrid in itertools.product(envs, (False, True)):
+        env = make_env(name, hybrid)
+        replay = TensorReplayBuffer(1, env.observation_space, ActionLayout.from_space(env.action_space))
+        per = replay.nbytes_per_transition()
+        print(f"  {name:<8} {'hybrid' if hybrid else 'box':<6} {per:>5} B/transition   1M: {per * 1e6 / 2**30:.2f} GiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--systems", nargs="+", default=["floor", "plugin", "rllib"], choices=list(SYSTEMS))
@@ -264,6 +276,7 @@ def main() -> None:
 
     register_env("throughput_env", env_creator)
 
+    memory_report(args.envs)
     cases = [
         Case(env, n, utd, hybrid == "on")
         for env, n, utd, hybrid in itertools.product(args.envs, args.critics, args.utd, args.hybrid)
