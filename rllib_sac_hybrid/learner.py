@@ -41,12 +41,14 @@ class HybridSACTorchLearner(TorchLearner):
         super().build()
         self._replay: dict[ModuleID, TensorReplayBuffer] = {}
         self._updaters: dict[ModuleID, SACUpdater] = {}
+        self._batch_sizes: dict[ModuleID, int] = {}
         for module_id in self.module.keys():
             self._build_hybrid_sac_parts(module_id)
 
     def _build_hybrid_sac_parts(self, module_id: ModuleID) -> None:
         config = self.config.get_config_for_module(module_id)
         module = self.module[module_id].unwrapped()
+        self._batch_sizes[module_id] = config.train_batch_size_per_learner
         self._replay[module_id] = TensorReplayBuffer(
             config.replay_capacity, module.observation_space, module.layout, self._device
         )
@@ -130,7 +132,7 @@ class HybridSACTorchLearner(TorchLearner):
 
     def _run_updates(self, module_id: ModuleID, replay: TensorReplayBuffer, num_updates: int) -> None:
         updater = self._updaters[module_id]
-        batch_size = self.config.get_config_for_module(module_id).train_batch_size_per_learner
+        batch_size = self._batch_sizes[module_id]
         # All indices of the round in one draw; each critic step gathers its own fresh rows.
         indices = replay.sample_indices(num_updates * updater.settings.utd_ratio, batch_size)
         rows = iter(indices)

@@ -122,6 +122,7 @@ class TensorReplayBuffer:
         self.obs = obs_storage()
         self.next_obs = obs_storage()
         self.layout = layout
+        self._action_bounds = layout.bounds(torch.float32, self.device)  # made once, used on every gather
         self.action = torch.zeros((self.capacity, layout.continuous_dim), dtype=torch.float32, device=self.device)
         self.reward = torch.zeros(self.capacity, dtype=torch.float32, device=self.device)
         self.done = torch.zeros(self.capacity, dtype=torch.float32, device=self.device)
@@ -166,7 +167,7 @@ class TensorReplayBuffer:
         discrete = self.layout.has_discrete
         return Batch(
             obs=_index(self.obs, idx),
-            action=self.layout.normalize(self.action.index_select(0, idx)),
+            action=self.layout.normalize(self.action.index_select(0, idx), self._action_bounds),
             reward=self.reward.index_select(0, idx),
             next_obs=_index(self.next_obs, idx),
             done=self.done.index_select(0, idx),

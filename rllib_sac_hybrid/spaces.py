@@ -175,10 +175,22 @@ class ActionLayout:
             return tuple(parts)
         return {self.box_key: box, self.discrete_key: value}
 
-    def normalize(self, continuous: torch.Tensor) -> torch.Tensor:
-        """Continuous part in env units (B, A) -> the actor's range [-1, 1]."""
-        low = torch.as_tensor(self.low, dtype=continuous.dtype, device=continuous.device)
-        high = torch.as_tensor(self.high, dtype=continuous.dtype, device=continuous.device)
+    def bounds(self, dtype: torch.dtype = torch.float32, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The continuous bounds as tensors (A,); callers on a hot path make them once."""
+        return (
+            torch.as_tensor(self.low, dtype=dtype, device=device),
+            torch.as_tensor(self.high, dtype=dtype, device=device),
+        )
+
+    def normalize(
+        self, continuous: torch.Tensor, bounds: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Continuous part in env units (B, A) -> the actor's range [-1, 1].
+
+        Args:
+            bounds: ``self.bounds(...)`` made beforehand; made here when None.
+        """
+        low, high = bounds if bounds is not None else self.bounds(continuous.dtype, continuous.device)
         return (2.0 * (continuous - low) / (high - low) - 1.0).clamp(-1.0, 1.0)
 
 
