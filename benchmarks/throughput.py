@@ -32,7 +32,7 @@ import torch
 
 from rllib_sac_hybrid import HybridSACConfig, HybridSACTorchRLModule
 from rllib_sac_hybrid.replay import TensorReplayBuffer
-from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, param_groups
+from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
 
 WIDTH, BATCH, M = 256, 256, 2
 
@@ -142,7 +142,7 @@ def floor(case: Case, seconds: float, repeats: int) -> dict[str, float]:
         target_entropy=config.resolved_target_entropy(env.action_space),
     )
     groups = param_groups(module)
-    updater = SACUpdater(module, {k: torch.optim.Adam(v, lr=3e-4) for k, v in groups.items()}, settings)
+    updater = SACUpdater(module, {k: make_optimizer(v, 3e-4) for k, v in groups.items()}, settings)
     replay = TensorReplayBuffer(10_000, env.observation_space, module.layout)
     n = 10_000
     data = {

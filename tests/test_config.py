@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -45,6 +47,10 @@ BAD_SETTINGS = [
     ({"discrete_penalty_key": ""}, "discrete_penalty_key", "non-empty str"),
     ({"discrete_action_in_last_dim": "yes"}, "discrete_action_in_last_dim", "True or False"),
     ({"fixed_discrete_action": -1}, "fixed_discrete_action", ">= 0"),
+    ({"torch_compile": 1}, "torch_compile", "True or False"),
+    ({"torch_compile_mode": "fast"}, "torch_compile_mode", "max-autotune-no-cudagraphs"),
+    ({"learner_torch_threads": 0}, "learner_torch_threads", ">= 1"),
+    ({"env_runner_torch_threads": 0}, "env_runner_torch_threads", ">= 1"),
 ]
 
 
@@ -99,6 +105,10 @@ def test_every_setting_has_a_training_setter():
         "epsilon_start": 0.5,
         "epsilon_end": 0.0,
         "epsilon_decay_steps": 100,
+        "torch_compile": True,
+        "torch_compile_mode": "default",
+        "learner_torch_threads": 2,
+        "env_runner_torch_threads": 2,
     }
     assert set(values) == set(HYBRID_SAC_DEFAULTS)
     config = HybridSACConfig().environment("Pendulum-v1").training(**values)
@@ -159,3 +169,14 @@ def test_normalize_actions_is_refused():
     config = HybridSACConfig().environment("Pendulum-v1", normalize_actions=True)
     with pytest.raises(ValueError, match="normalize_actions"):
         config.validate()
+
+
+def test_learner_torch_threads_rule():
+    from rllib_sac_hybrid.learner import learner_torch_threads
+
+    assert learner_torch_threads(HybridSACConfig().training(learner_torch_threads=3)) == 3
+    cores = len(os.sched_getaffinity(0))
+    # A plain process (no Ray actor): every core, minus those reserved by remote EnvRunners.
+    assert learner_torch_threads(HybridSACConfig()) == cores
+    assert learner_torch_threads(HybridSACConfig().env_runners(num_env_runners=1)) == max(1, cores - 1)
+    assert learner_torch_threads(HybridSACConfig().env_runners(num_env_runners=cores + 4)) == 1

@@ -8,14 +8,16 @@ import pytest
 import torch
 
 from rllib_sac_hybrid.replay import Batch
-from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, frozen, param_groups
+from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, frozen, make_optimizer, param_groups
 from tests.conftest import make_module
 
 
-def make_updater(num_critics=3, m=None, utd=1, freq=1, tau=0.005, **module_kwargs):
+def make_updater(
+    num_critics=3, m=None, utd=1, freq=1, tau=0.005, torch_compile=False, compile_mode="default", **module_kwargs
+):
     torch.manual_seed(0)
     module = make_module(num_critics=num_critics, **module_kwargs)
-    optimizers = {k: torch.optim.Adam(v, lr=1e-3) for k, v in param_groups(module).items()}
+    optimizers = {k: make_optimizer(v, 1e-3) for k, v in param_groups(module).items()}
     settings = UpdateSettings(
         utd_ratio=utd,
         policy_update_freq=freq,
@@ -27,6 +29,8 @@ def make_updater(num_critics=3, m=None, utd=1, freq=1, tau=0.005, **module_kwarg
         actor_q_reduction="min",
         grad_clip_norm=40.0,
         target_entropy=-1.0,
+        torch_compile=torch_compile,
+        torch_compile_mode=compile_mode,
     )
     return SACUpdater(module, optimizers, settings)
 
