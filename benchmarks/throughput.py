@@ -13,7 +13,9 @@ Hopper-v5 (obs 11, act 3; needs ``mujoco``, else a stand-in env with Hopper's sp
 adds a Discrete(3) gripper to the action (Tuple(Box, Discrete)), which turns on the discrete critic.
 
     python benchmarks/throughput.py --quick                       # 2 cases, (a) and (b)
-    python benchmarks/throughput.py --systems floor plugin rllib  # the full grid
+    python benchmarks/throughput.py                               # the full grid, (a) (b) (c)
+    python benchmarks/throughput.py --systems floor floor_compiled plugin plugin_compiled  # torch.compile
+    python benchmarks/throughput.py --threads-study               # learner / EnvRunner torch threads
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from rllib_sac_hybrid.replay import TensorReplayBuffer
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
 
 WIDTH, BATCH, M = 256, 256, 2
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+LEARNER_THREADS = CORES  # what HybridSAC's learner takes with a local EnvRunner (learner_torch_threads=None)
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,12 @@ def env_creator(config: dict) -> gym.Env:
     return make_env(config["name"], config["hybrid"])
 
 
-def plugin_config(case: Case) -> HybridSACConfig:
+# Both RLlib systems report once per >= 1 s of training (as with RLlib's usual iteration
+# settings), so that neither pays its per-iteration result compilation on every env step.
+REPORTING = dict(min_sample_timesteps_per_iteration=1, min_time_s_per_iteration=1)
+
+
+def plugin_config(case: Case, torch_compile: bool = False, **training) -> HybridSACConfig:
     hidden = (WIDTH, WIDTH)
     return (
         HybridSACConfig()
@@ -113,17 +122,22 @@ def plugin_config(case: Case) -> HybridSACConfig:
             encoder_latent_dim=WIDTH,
             train_batch_size_per_learner=BATCH,
             num_random_steps=BATCH,
+            torch_compile=torch_compile,
+            **training,
         )
-        .reporting(min_sample_timesteps_per_iteration=1, min_time_s_per_iteration=0)
+        .reporting(**REPORTING)
         .debugging(seed=0)
     )
 
 
 # ---- (a) the floor ----------------------------------------------------------------------------
-def floor(case: Case, seconds: float, repeats: int) -> dict[str, float]:
+def floor(
+    case: Case, seconds: float, repeats: int, torch_compile: bool = False, threads: int | None = None
+) -> dict[str, float]:
     """Critic gradient steps/s of SACUpdater on an in-memory replay, no RLlib."""
+    torch.set_num_threads(threads or LEARNER_THREADS)
     env = make_env(case.env, case.hybrid)
-    config = plugin_config(case)
+    config = plugin_config(case, torch_compile)
     module = HybridSACTorchRLModule(
         observation_space=env.observation_space,
         action_space=env.action_space,
@@ -140,6 +154,8 @@ def floor(case: Case, seconds: float, repeats: int) -> dict[str, float]:
         actor_q_reduction="min",
         grad_clip_norm=40.0,
         target_entropy=config.resolved_target_entropy(env.action_space),
+        torch_compile=torch_compile,
+        torch_compile_mode=config.torch_compile_mode,
     )
     groups = param_groups(module)
     updater = SACUpdater(module, {k: make_optimizer(v, 3e-4) for k, v in groups.items()}, settings)
@@ -163,7 +179,8 @@ def floor(case: Case, seconds: float, repeats: int) -> dict[str, float]:
         torch.stack([m["critic_loss"] for m in metrics if "critic_loss" in m]).sum().item()  # one sync per update
 
     rates = []
-    one_update()
+    for _ in range(3):  # warm-up (and compilation, when on)
+        one_update()
     for _ in range(repeats):
         steps, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
@@ -174,8 +191,11 @@ def floor(case: Case, seconds: float, repeats: int) -> dict[str, float]:
 
 
 # ---- (b) the plugin through RLlib -------------------------------------------------------------
-def plugin(case: Case, seconds: float, repeats: int) -> dict[str, float]:
-    algo = plugin_config(case).build_algo()
+def plugin(
+    case: Case, seconds: float, repeats: int, torch_compile: bool = False, remote_runners: int = 0, **training
+) -> dict[str, float]:
+    config = plugin_config(case, torch_compile, **training).env_runners(num_env_runners=remote_runners)
+    algo = config.build_algo()
     try:
         return _measure(algo, seconds, repeats, _critic_steps)
     finally:
@@ -211,7 +231,7 @@ def rllib_builtin(case: Case, seconds: float, repeats: int) -> dict[str, float] 
         )
         .rl_module(model_config={"fcnet_hiddens": hidden})
         .env_runners(rollout_fragment_length=1)
-        .reporting(min_sample_timesteps_per_iteration=1, min_time_s_per_iteration=0)
+        .reporting(**REPORTING)
         .debugging(seed=0)
     )
     algo = config.build_algo()
@@ -230,6 +250,7 @@ def _measure(algo, seconds: float, repeats: int, grad_steps) -> dict[str, float]
     result = algo.train()
     while grad_steps(result) == 0:  # past the random / warm-up steps
         result = algo.train()
+    result = algo.train()  # one more: any compilation or lazy set-up is behind us
     grad_rates, env_rates = [], []
     for _ in range(repeats):
         g0, e0, start = grad_steps(result), result["num_env_steps_sampled_lifetime"], time.perf_counter()
@@ -241,7 +262,47 @@ def _measure(algo, seconds: float, repeats: int, grad_steps) -> dict[str, float]
     return {"grad_steps_per_s": statistics.median(grad_rates), "env_steps_per_s": statistics.median(env_rates)}
 
 
-SYSTEMS = {"floor": floor, "plugin": plugin, "rllib": rllib_builtin}
+SYSTEMS = {
+    "floor": floor,
+    "plugin": plugin,
+    "rllib": rllib_builtin,
+    "floor_compiled": lambda case, seconds, repeats: floor(case, seconds, repeats, torch_compile=True),
+    "plugin_compiled": lambda case, seconds, repeats: plugin(case, seconds, repeats, torch_compile=True),
+}
+
+
+def threads_study(seconds: float, repeats: int) -> None:
+    """Learner and EnvRunner torch threads: the floor and the plugin under each placement."""
+    settings = [
+        ("floor, 1 torch thread", lambda c: floor(c, seconds, repeats, threads=1)),
+        (f"floor, {CORES} torch threads", lambda c: floor(c, seconds, repeats, threads=CORES)),
+        ("plugin, local runner, learner 1 thread", lambda c: plugin(c, seconds, repeats, learner_torch_threads=1)),
+        (f"plugin, local runner, learner {CORES} (default)", lambda c: plugin(c, seconds, repeats)),
+        (
+            f"plugin, 1 remote runner x1 + learner {max(1, CORES - 1)} (default)",
+            lambda c: plugin(c, seconds, repeats, remote_runners=1),
+        ),
+        (
+            f"plugin, 1 remote runner x{CORES} + learner {CORES}",
+            lambda c: plugin(
+                c,
+                seconds,
+                repeats,
+                remote_runners=1,
+                env_runner_torch_threads=CORES,
+                learner_torch_threads=CORES,
+            ),
+        ),
+    ]
+    cases = [Case("pendulum", 2, 1, False), Case("pendulum", 2, 20, False)]
+    print(f"\nthreads study on {CORES} cores (critic gradient steps/s; env steps/s in brackets)")
+    print(f"{'setting':<48}" + "".join(f"{'UTD=' + str(c.utd):>18}" for c in cases), flush=True)
+    for label, run in settings:
+        figures = [run(case) for case in cases]
+        print(
+            f"{label:<48}" + "".join(f"{f['grad_steps_per_s']:>9.1f} ({f['env_steps_per_s']:>5.1f})" for f in figures),
+            flush=True,
+        )
 
 
 def memory_report(envs: list[str]) -> None:
@@ -265,16 +326,19 @@ def main() -> None:
     parser.add_argument("--hybrid", nargs="+", default=["off", "on"], choices=["off", "on"])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of one timed window")
     parser.add_argument("--repeats", type=int, default=3, help="timed windows per figure (median reported)")
-    parser.add_argument("--torch-threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads-study", action="store_true", help="only the torch-threads table (pendulum, N=2)")
     parser.add_argument("--quick", action="store_true", help="pendulum, N=2, UTD 1 and 20, box; floor and plugin")
     args = parser.parse_args()
     if args.quick:
         args.systems, args.envs, args.critics, args.hybrid = ["floor", "plugin"], ["pendulum"], [2], ["off"]
-    torch.set_num_threads(args.torch_threads)  # learner, env runner and floor share this process
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=CORES, include_dashboard=False, log_to_driver=False)
     from ray.tune.registry import register_env
 
     register_env("throughput_env", env_creator)
+    if args.threads_study:
+        threads_study(args.seconds, args.repeats)
+        ray.shutdown()
+        return
 
     memory_report(args.envs)
     cases = [
@@ -282,27 +346,34 @@ def main() -> None:
         for env, n, utd, hybrid in itertools.product(args.envs, args.critics, args.utd, args.hybrid)
     ]
     print(
-        f"{WIDTH}x{WIDTH} nets, batch {BATCH}, M={M}, {args.torch_threads} torch threads, "
+        f"{WIDTH}x{WIDTH} nets, batch {BATCH}, M={M}, {LEARNER_THREADS} torch threads (floor, learner), "
         f"median of {args.repeats} x {args.seconds:.0f} s windows; figures are critic gradient steps/s"
     )
-    header = f"{'case':<32}" + "".join(f"{s:>10}" for s in args.systems) + f"{'env st/s':>10}"
-    if "floor" in args.systems and "plugin" in args.systems:
-        header += f"{'b/a':>7}"
-    if "plugin" in args.systems and "rllib" in args.systems:
-        header += f"{'b/c':>7}"
-    print(header, flush=True)
+    ratios = [  # (label, numerator, denominator, format)
+        ("b/a", "plugin", "floor", ".2f"),
+        ("b/c", "plugin", "rllib", ".1f"),
+        ("ac/a", "floor_compiled", "floor", ".2f"),
+        ("bc/ac", "plugin_compiled", "floor_compiled", ".2f"),
+        ("bc/b", "plugin_compiled", "plugin", ".2f"),
+        ("bc/c", "plugin_compiled", "rllib", ".1f"),
+    ]
+    ratios = [r for r in ratios if r[1] in args.systems and r[2] in args.systems]
+    print("a = floor, b = plugin, c = rllib; *_compiled = with torch_compile=True")
+    header = f"{'case':<32}" + "".join(f"{s:>16}" for s in args.systems) + f"{'plugin env st/s':>16}"
+    print(header + "".join(f"{label:>7}" for label, *_ in ratios), flush=True)
     for case in cases:
         figures = {name: SYSTEMS[name](case, args.seconds, args.repeats) for name in args.systems}
         row = f"{case.label:<32}"
         for name in args.systems:
             fig = figures[name]
-            row += f"{fig['grad_steps_per_s']:>10.1f}" if fig else f"{'-':>10}"
-        plugin_fig = figures.get("plugin")
-        row += f"{plugin_fig['env_steps_per_s']:>10.1f}" if plugin_fig else f"{'-':>10}"
-        if "floor" in figures and plugin_fig:
-            row += f"{plugin_fig['grad_steps_per_s'] / figures['floor']['grad_steps_per_s']:>7.2f}"
-        if plugin_fig and figures.get("rllib"):
-            row += f"{plugin_fig['grad_steps_per_s'] / figures['rllib']['grad_steps_per_s']:>7.1f}"
+            row += f"{fig['grad_steps_per_s']:>16.1f}" if fig else f"{'-':>16}"
+        plugin_fig = figures.get("plugin") or figures.get("plugin_compiled")
+        row += f"{plugin_fig['env_steps_per_s']:>16.1f}" if plugin_fig else f"{'-':>16}"
+        for _, num, den, fmt in ratios:
+            if figures.get(num) and figures.get(den):
+                row += f"{figures[num]['grad_steps_per_s'] / figures[den]['grad_steps_per_s']:>7{fmt}}"
+            else:
+                row += f"{'-':>7}"
         print(row, flush=True)
     ray.shutdown()
 

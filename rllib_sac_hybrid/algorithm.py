@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
@@ -22,13 +24,14 @@ from rllib_sac_hybrid.replay import episodes_to_transitions
 class HybridSAC(Algorithm):
     """Soft Actor-Critic with a critic ensemble, subsampled targets and an update-to-data loop.
 
-    Each ``training_step`` is one round: the EnvRunners sample ``rollout_fragment_length``
+    Each round: the EnvRunners sample ``rollout_fragment_length``
     env steps each (uniform random actions for the first ``num_random_steps``); the new
     transitions go to the learner's replay buffer; the learner then runs one update per new
     env step, i.e. ``utd_ratio`` critic steps per env step (see ``update.SACUpdater``); the
     new weights go to the EnvRunners (a local EnvRunner beside a local learner shares the
-    learner's parameter tensors instead, so it needs no copy). ``train()`` repeats rounds until
-    ``min_sample_timesteps_per_iteration`` env steps were sampled.
+    learner's parameter tensors instead, so it needs no copy). One ``train()`` runs rounds until
+    ``min_sample_timesteps_per_iteration`` env steps were sampled (and ``min_time_s_per_iteration``
+    passed), then reports the iteration's metrics.
     """
 
     config: HybridSACConfig
@@ -71,39 +74,57 @@ class HybridSAC(Algorithm):
         return True
 
     def training_step(self) -> None:
-        config = self.config
-        steps_before = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
+        """One iteration's rounds, until its minimum time / env steps / trained steps are met.
 
+        RLlib would call ``training_step`` once per round and reduce the EnvRunner and learner
+        metrics after each; at one env step per round that bookkeeping costs about as much as a
+        small update. Here the rounds loop inside one call and the metrics are fetched and
+        reduced once, at the end (RLlib's own stop check then agrees the iteration is done).
+        """
+        config = self.config
+        start = time.time()
+        sampled_before = self.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
+        sampled = trained = 0
+        try:
+            while True:
+                new_sampled, new_trained = self._round(sampled_before + sampled)
+                sampled += new_sampled
+                trained += new_trained
+                if new_sampled == 0 or (
+                    (not config.min_time_s_per_iteration or time.time() - start >= config.min_time_s_per_iteration)
+                    and sampled >= (config.min_sample_timesteps_per_iteration or 0)
+                    and trained >= (config.min_train_timesteps_per_iteration or 0)
+                ):
+                    break
+        finally:  # also after a failed round: what was sampled and trained so far is reported
+            self._collect_metrics()
+
+    def _round(self, sampled_lifetime: int) -> tuple[int, int]:
+        """Sample, store, one UTD round, weights to the EnvRunners. Returns (env steps sampled, rows trained)."""
+        config = self.config
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            episodes, runner_metrics = synchronous_parallel_sample(
+            episodes = synchronous_parallel_sample(
                 worker_set=self.env_runner_group,
                 concat=True,
                 sample_timeout_s=config.sample_timeout_s,
-                random_actions=steps_before < config.num_random_steps,
+                random_actions=sampled_lifetime < config.num_random_steps,
                 _uses_new_env_runners=True,
-                _return_metrics=True,
             )
-        self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
-
         transitions = episodes_to_transitions(
             episodes, self._observation_space, self._action_layout, config.discrete_penalty_key
         )
         num_new = len(transitions["reward"]) if transitions else 0
-        learning = steps_before + num_new >= config.num_random_steps
+        learning = sampled_lifetime + num_new >= config.num_random_steps
         num_updates = num_new if learning else 0
-        timesteps = {
-            NUM_ENV_STEPS_SAMPLED_LIFETIME: self.metrics.peek(
-                (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0
-            )
-        }
+        timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: sampled_lifetime + num_new}
         with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
-            results = self.learner_group.foreach_learner(
-                lambda learner, _t=transitions, _n=num_updates, _ts=timesteps: learner.update_from_transitions(
-                    {DEFAULT_MODULE_ID: _t} if _t else {}, _n, _ts
+            _all_results(
+                self.learner_group.foreach_learner(
+                    lambda learner, _t=transitions, _n=num_updates, _ts=timesteps: learner.update_from_transitions(
+                        {DEFAULT_MODULE_ID: _t} if _t else {}, _n, _ts, reduce_metrics=False
+                    )
                 )
             )
-        self.metrics.aggregate(_all_results(results), key=LEARNER_RESULTS)
-
         if num_updates > 0 and not self._runner_shares_weights:
             with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
                 self.env_runner_group.sync_weights(
@@ -111,6 +132,22 @@ class HybridSAC(Algorithm):
                     policies=[DEFAULT_MODULE_ID],
                     inference_only=True,
                 )
+        return num_new, num_updates * config.utd_ratio * config.train_batch_size_per_learner
+
+    def _collect_metrics(self) -> None:
+        """The EnvRunners' and learners' metrics since the last call, reduced once and aggregated."""
+        group = self.env_runner_group
+        if group.num_remote_env_runners() > 0:
+            runner_metrics = group.foreach_env_runner(
+                lambda runner: runner.get_metrics(),
+                local_env_runner=False,
+                timeout_seconds=self.config.sample_timeout_s,
+            )
+        else:
+            runner_metrics = [group.local_env_runner.get_metrics()]
+        self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
+        learner_metrics = self.learner_group.foreach_learner(lambda learner: learner.metrics.reduce())
+        self.metrics.aggregate(_all_results(learner_metrics), key=LEARNER_RESULTS)
 
 
 def _all_results(results) -> list:

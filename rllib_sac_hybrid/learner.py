@@ -110,16 +110,19 @@ class HybridSACTorchLearner(TorchLearner):
         transitions: Mapping[ModuleID, Mapping[str, Any]],
         num_updates: int,
         timesteps: Mapping[str, Any] | None = None,
-    ) -> dict:
+        reduce_metrics: bool = True,
+    ) -> dict | None:
         """Adds new transitions to the replay, then runs ``num_updates`` updates per module.
 
         Args:
             transitions: module id -> arrays as made by ``replay.episodes_to_transitions``.
             num_updates: update calls to run (each = ``utd_ratio`` critic steps + maybe policy).
             timesteps: RLlib's timestep counters (for learning-rate schedules).
+            reduce_metrics: return ``self.metrics.reduce()`` (as ``Learner.update`` does); False
+                keeps logging into the open window, for a caller that reduces once per iteration.
 
         Returns:
-            the reduced metrics (``self.metrics.reduce()``), as ``Learner.update`` returns them.
+            the reduced metrics, or None when ``reduce_metrics`` is False.
         """
         timesteps = dict(timesteps or {})
         self.before_gradient_based_update(timesteps=timesteps)
@@ -133,7 +136,7 @@ class HybridSACTorchLearner(TorchLearner):
         if num_updates > 0:
             self._weights_seq_no += 1
             self.after_gradient_based_update(timesteps=timesteps)
-        return self.metrics.reduce()
+        return self.metrics.reduce() if reduce_metrics else None
 
     def _run_updates(self, module_id: ModuleID, replay: TensorReplayBuffer, num_updates: int) -> None:
         updater = self._updaters[module_id]
