@@ -161,9 +161,11 @@ def floor(
     updater = SACUpdater(module, {k: make_optimizer(v, 3e-4) for k, v in groups.items()}, settings)
     replay = TensorReplayBuffer(10_000, env.observation_space, module.layout)
     n = 10_000
-    data = {
-        "obs": np.random.randn(n, *env.observation_space.shape).astype(np.float32),
-        "next_obs": np.random.randn(n, *env.observation_space.shape).astype(np.float32),
+    obs = np.random.randn(n + 1, *env.observation_space.shape).astype(np.float32)
+    data = {  # one long episode: each next obs is the following row's obs, as the replay stores it
+        "obs": obs[:-1],
+        "next_obs": obs[1:],
+        "next_is_next_row": np.ones(n, bool),
         "action": np.random.uniform(module.layout.low, module.layout.high, (n, module.layout.continuous_dim)),
         "reward": np.random.randn(n).astype(np.float32),
         "done": np.zeros(n, np.float32),
@@ -309,12 +311,13 @@ def memory_report(envs: list[str]) -> None:
     """Replay bytes per stored transition, and what 1M of them take."""
     from rllib_sac_hybrid.spaces import ActionLayout
 
-    print("replay memory (float32 observations, obs and next_obs each stored)")
+    print("replay memory at capacity 1M (float32 observations, each stored once + capacity/4 extra frames)")
     for name, hybrid in itertools.product(envs, (False, True)):
         env = make_env(name, hybrid)
-        replay = TensorReplayBuffer(1, env.observation_space, ActionLayout.from_space(env.action_space))
-        per = replay.nbytes_per_transition()
-        print(f"  {name:<8} {'hybrid' if hybrid else 'box':<6} {per:>5} B/transition   1M: {per * 1e6 / 2**30:.2f} GiB")
+        replay = TensorReplayBuffer(1_000_000, env.observation_space, ActionLayout.from_space(env.action_space))
+        per, total = replay.nbytes_per_transition(), replay.nbytes() / 2**30
+        print(f"  {name:<8} {'hybrid' if hybrid else 'box':<6} {per:>6.1f} B/transition   1M: {total:.3f} GiB")
+        del replay
 
 
 def main() -> None:

@@ -9,13 +9,13 @@ Episodes coming from the EnvRunners are turned into flat transition arrays once,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from rllib_sac_hybrid.spaces import ActionLayout, flatten_observation, observation_dims
+from rllib_sac_hybrid.spaces import ActionLayout, flatten_observation
 
 Observation = torch.Tensor | dict[str, torch.Tensor]
 
@@ -49,9 +49,12 @@ def episodes_to_transitions(
     Returns:
         dict with ``obs``, ``next_obs`` (array or ``{key: array}``), ``action`` (n, A) float32 in
         env units, ``reward`` (n,) and ``done`` (n,) float32; with a discrete part also
-        ``discrete_action`` (n,) int64 and ``discrete_penalty`` (n,) float32.
+        ``discrete_action`` (n,) int64 and ``discrete_penalty`` (n,) float32. Three more arrays
+        tell the replay which next observations it need not store twice (see
+        ``TensorReplayBuffer.add``): ``next_is_next_row`` (n,) bool, ``episode_id`` (n,) object
+        and ``episode_end`` (n,) bool (the last step of a terminated or truncated episode).
     """
-    parts: dict[str, list] = {k: [] for k in ("obs", "next_obs", "action", "reward", "done")}
+    parts: dict[str, list] = {k: [] for k in ("obs", "next_obs", "action", "reward", "done", *CHUNK_KEYS)}
     if layout.has_discrete:
         parts.update(discrete_action=[], discrete_penalty=[])
     for episode in episodes:
@@ -67,6 +70,13 @@ def episodes_to_transitions(
         done = np.zeros(steps, dtype=np.float32)
         done[-1] = float(episode.is_terminated)
         parts["done"].append(done)
+        linked = np.ones(steps, dtype=bool)
+        linked[-1] = False  # the chunk's last next obs is the first obs of no row of this chunk
+        parts["next_is_next_row"].append(linked)
+        parts["episode_id"].append(np.full(steps, episode.id_, dtype=object))
+        end = np.zeros(steps, dtype=bool)
+        end[-1] = bool(episode.is_done)
+        parts["episode_end"].append(end)
         if layout.has_discrete:
             parts["discrete_action"].append(discrete)
             infos = episode.get_infos(slice(1, steps + 1))  # infos[0] belongs to the reset
@@ -75,6 +85,9 @@ def episodes_to_transitions(
     if not parts["obs"]:
         return {}
     return {name: _concat(values) for name, values in parts.items()}
+
+
+CHUNK_KEYS = ("next_is_next_row", "episode_id", "episode_end")
 
 
 def _map(x, fn):
@@ -90,6 +103,16 @@ def _concat(parts: list):
 class TensorReplayBuffer:
     """Fixed-capacity FIFO ring buffer of transitions stored as preallocated torch tensors.
 
+    Each observation is stored once. Row i's observation is frame i of a frame table; its next
+    observation is a pointer (``next_frame``) to the frame of the row that continues its episode
+    (written later, so also overwritten later) or, when no stored row starts from it (an
+    episode's last step, or a chunk whose continuation has not arrived yet), to one of
+    ``next_obs_slots`` extra frames. When the continuation arrives, the pointer moves to its row
+    and the extra frame is free again; an episode's final frame is reclaimed once its row is
+    overwritten. Only if more final frames are needed at once than there are extra frames (on
+    average, episodes shorter than capacity / next_obs_slots steps) do the oldest rows drop out
+    of the sampled window early; ``len()`` always says how many rows are sampled from.
+
     Continuous actions are stored in env units (exact round trip) and rescaled to [-1, 1] when
     a batch is gathered; discrete actions are stored as int64 indices.
 
@@ -98,6 +121,8 @@ class TensorReplayBuffer:
         observation_space: the env's observation space (Box or Dict of Boxes).
         layout: the action layout (continuous size, discrete part, bounds).
         device: where the tensors live (the learner's device).
+        next_obs_slots: extra frames for next observations; default capacity // 4 + 4096
+            (at most capacity).
     """
 
     def __init__(
@@ -106,70 +131,158 @@ class TensorReplayBuffer:
         observation_space: gym.Space,
         layout: ActionLayout,
         device: torch.device | str = "cpu",
+        next_obs_slots: int | None = None,
     ) -> None:
         self.capacity = int(capacity)
         self.device = torch.device(device)
-        self._obs_dims = observation_dims(observation_space)
+        self.num_next_obs_slots = int(
+            next_obs_slots if next_obs_slots is not None else min(self.capacity, self.capacity // 4 + 4096)
+        )
+        if self.num_next_obs_slots < 1:
+            raise ValueError(f"next_obs_slots={next_obs_slots!r} is invalid; allowed: an integer >= 1.")
+        num_frames = self.capacity + self.num_next_obs_slots
         self._obs_shapes = _leaf_shapes(observation_space)
-
-        def obs_storage() -> Observation:
-            tensors = {
-                k: torch.zeros((self.capacity, *shape), dtype=torch.float32, device=self.device)
-                for k, shape in self._obs_shapes.items()
-            }
-            return tensors[None] if None in tensors else tensors
-
-        self.obs = obs_storage()
-        self.next_obs = obs_storage()
+        frames = {
+            k: torch.zeros((num_frames, *shape), dtype=torch.float32, device=self.device)
+            for k, shape in self._obs_shapes.items()
+        }
+        self.frames: Observation = frames[None] if None in frames else frames
+        self.next_frame = torch.zeros(self.capacity, dtype=torch.int64, device=self.device)
         self.layout = layout
         self._action_bounds = layout.bounds(torch.float32, self.device)  # made once, used on every gather
         self.action = torch.zeros((self.capacity, layout.continuous_dim), dtype=torch.float32, device=self.device)
         self.reward = torch.zeros(self.capacity, dtype=torch.float32, device=self.device)
         self.done = torch.zeros(self.capacity, dtype=torch.float32, device=self.device)
-        self.fields = ["obs", "next_obs", "action", "reward", "done"]
+        self.fields = ["action", "reward", "done"]
         if layout.has_discrete:
             self.discrete_action = torch.zeros(self.capacity, dtype=torch.int64, device=self.device)
             self.discrete_penalty = torch.zeros(self.capacity, dtype=torch.float32, device=self.device)
             self.fields += ["discrete_action", "discrete_penalty"]
+        # Host-side bookkeeping of the pointers (cheap: integers per row / slot).
+        self._row_serial = np.full(self.capacity, -1, dtype=np.int64)  # lifetime index of the row's transition
+        self._row_next = np.zeros(self.capacity, dtype=np.int64)  # host copy of next_frame
+        self._slot_owner = np.full(self.num_next_obs_slots, -1, dtype=np.int64)  # serial of the owner, -1 = free
+        self._free_slots: list[int] = list(range(self.num_next_obs_slots - 1, -1, -1))
+        self._pending: dict[Any, int] = {}  # episode id -> serial of its last stored step awaiting its continuation
+        self._valid_from = 0  # rows with a lifetime index below this are not sampled
         self.size = 0
-        self.position = 0  # next slot to write
+        self.position = 0  # next row to write
         self.num_added = 0  # lifetime count
 
     def __len__(self) -> int:
         return self.size
 
     def add(self, transitions: Mapping) -> None:
-        """Appends transitions (the dict of ``episodes_to_transitions``), overwriting the oldest."""
+        """Appends transitions (the dict of ``episodes_to_transitions``), overwriting the oldest.
+
+        Without ``next_is_next_row`` / ``episode_id`` / ``episode_end`` every next observation is
+        stored in an extra frame (correct, but each one holds a slot).
+        """
         if not transitions:
             return
+        transitions = self._newest_that_fit(transitions)
         n = len(transitions["reward"])
-        if n > self.capacity:  # only the newest `capacity` transitions can be kept
-            transitions = {k: _map(v, lambda x: x[-self.capacity :]) for k, v in transitions.items()}
-            n = self.capacity
-        idx = (self.position + torch.arange(n)) % self.capacity
-        idx = idx.to(self.device)
+        linked = _linked(transitions, n)
+        episode_ids = transitions.get("episode_id")
+        episode_end = np.asarray(transitions.get("episode_end", np.ones(n, dtype=bool)), dtype=bool)
+        first = self.num_added  # lifetime index of this call's first transition
+        rows = (self.position + np.arange(n)) % self.capacity
+        self._row_serial[rows] = first + np.arange(n)  # marks overwritten rows as gone before linking
+
+        # A chunk that continues a stored episode step: that step's next obs is this chunk's first obs.
+        if episode_ids is not None:
+            for t in np.flatnonzero(np.concatenate([[True], ~linked[:-1]])):  # chunk starts
+                serial = self._pending.pop(episode_ids[t], None)
+                if serial is not None and self._is_live(serial):
+                    row = serial % self.capacity
+                    slot = self._row_next[row] - self.capacity
+                    self._slot_owner[slot] = -1  # the extra frame is free again
+                    self._free_slots.append(int(slot))
+                    self._row_next[row] = rows[t]
+                    self.next_frame[row] = int(rows[t])
+
+        # Next observations that are no stored row's observation go to free extra frames.
+        next_rows = np.where(linked, np.roll(rows, -1), -1)
+        unlinked = np.flatnonzero(~linked)
+        slots = self._acquire_slots(len(unlinked))
+        self._slot_owner[slots] = first + unlinked
+        next_rows[unlinked] = self.capacity + slots
+        self._row_next[rows] = next_rows
+
+        rows_t = torch.as_tensor(rows, device=self.device)
+        slots_t = torch.as_tensor(self.capacity + slots, device=self.device)
+        _write(self.frames, rows_t, transitions["obs"], self.device)
+        _write(self.frames, slots_t, _map(transitions["next_obs"], lambda x: x[unlinked]), self.device)
+        self.next_frame.index_copy_(0, rows_t, torch.as_tensor(next_rows, device=self.device))
         for name in self.fields:
-            _write(getattr(self, name), idx, transitions[name], self.device)
-        self.position = (self.position + n) % self.capacity
-        self.size = min(self.size + n, self.capacity)
+            _write(getattr(self, name), rows_t, transitions[name], self.device)
+        if episode_ids is not None:
+            for t in unlinked[~episode_end[unlinked]]:
+                self._pending[episode_ids[t]] = first + int(t)
+
+        self.position = int((self.position + n) % self.capacity)
         self.num_added += n
+        self._valid_from = max(self._valid_from, self.num_added - self.capacity)
+        self.size = self.num_added - self._valid_from
+        if len(self._pending) > self.num_next_obs_slots:  # forget episodes that never continued
+            self._pending = {k: v for k, v in self._pending.items() if self._is_live(v)}
+
+    def _newest_that_fit(self, transitions: Mapping) -> Mapping:
+        """The newest transitions that can all be kept: at most ``capacity`` rows, and at most
+        ``next_obs_slots`` of them needing an extra frame."""
+        n = len(transitions["reward"])
+        unlinked = np.flatnonzero(~_linked(transitions, n))
+        start = max(0, n - self.capacity)
+        if len(unlinked) > self.num_next_obs_slots:
+            start = max(start, int(unlinked[-self.num_next_obs_slots - 1]) + 1)
+        if start == 0:
+            return transitions
+        return {k: _map(v, lambda x, s=start: x[s:]) for k, v in transitions.items()}
+
+    def _acquire_slots(self, k: int) -> np.ndarray:
+        """k free extra frames. Frames whose owner row is gone are reclaimed when the free list
+        runs short; if that is not enough, the oldest owners lose theirs and drop out of the window."""
+        if len(self._free_slots) < k:
+            owners = self._slot_owner
+            used = owners >= 0
+            rows = owners % self.capacity
+            dead = used & ((owners < self._valid_from) | (self._row_serial[rows] != owners))
+            owners[dead] = -1
+            self._free_slots.extend(np.flatnonzero(dead).tolist())
+        missing = k - len(self._free_slots)
+        if missing > 0:
+            live = np.flatnonzero(self._slot_owner >= 0)
+            oldest = live[np.argsort(self._slot_owner[live], kind="stable")[:missing]]
+            self._valid_from = max(self._valid_from, int(self._slot_owner[oldest].max()) + 1)
+            self._slot_owner[oldest] = -1
+            self._free_slots.extend(oldest.tolist())
+        taken, self._free_slots = (
+            self._free_slots[len(self._free_slots) - k :],
+            self._free_slots[: len(self._free_slots) - k],
+        )
+        return np.asarray(taken, dtype=np.int64)
+
+    def _is_live(self, serial: int) -> bool:
+        """Whether the transition with lifetime index ``serial`` is stored and in the sampled window."""
+        return serial >= self._valid_from and self._row_serial[serial % self.capacity] == serial
 
     def sample_indices(
         self, num_batches: int, batch_size: int, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Uniform indices (num_batches, batch_size), drawn with replacement in one call."""
+        """Uniform indices (num_batches, batch_size) over the ``len()`` newest rows, with replacement, in one call."""
         if self.size == 0:
             raise RuntimeError("Cannot sample from an empty replay buffer.")
-        return torch.randint(0, self.size, (num_batches, batch_size), generator=generator, device=self.device)
+        age = torch.randint(0, self.size, (num_batches, batch_size), generator=generator, device=self.device)
+        return (self.position - 1 - age) % self.capacity
 
     def gather(self, idx: torch.Tensor) -> Batch:
         """The transitions at ``idx`` (B,) as a ``Batch``, continuous actions in [-1, 1]."""
         discrete = self.layout.has_discrete
         return Batch(
-            obs=_index(self.obs, idx),
+            obs=_index(self.frames, idx),
             action=self.layout.normalize(self.action.index_select(0, idx), self._action_bounds),
             reward=self.reward.index_select(0, idx),
-            next_obs=_index(self.next_obs, idx),
+            next_obs=_index(self.frames, self.next_frame.index_select(0, idx)),
             done=self.done.index_select(0, idx),
             discrete_action=self.discrete_action.index_select(0, idx) if discrete else None,
             discrete_penalty=self.discrete_penalty.index_select(0, idx) if discrete else None,
@@ -179,12 +292,22 @@ class TensorReplayBuffer:
         """One uniform batch of ``batch_size`` transitions."""
         return self.gather(self.sample_indices(1, batch_size, generator)[0])
 
-    def nbytes_per_transition(self) -> int:
-        """Bytes of storage one transition takes."""
-        tensors = [getattr(self, name) for name in self.fields if name not in ("obs", "next_obs")]
-        for obs in (self.obs, self.next_obs):
-            tensors += list(obs.values()) if isinstance(obs, dict) else [obs]
-        return sum(t.element_size() * t[0].numel() for t in tensors)
+    def nbytes(self) -> int:
+        """Bytes of all preallocated tensors."""
+        tensors = [getattr(self, name) for name in self.fields] + [self.next_frame]
+        tensors += list(self.frames.values()) if isinstance(self.frames, dict) else [self.frames]
+        return sum(t.element_size() * t.numel() for t in tensors)
+
+    def nbytes_per_transition(self) -> float:
+        """Bytes of storage per transition of capacity (observations counted with their extra frames)."""
+        return self.nbytes() / self.capacity
+
+
+def _linked(transitions: Mapping, n: int) -> np.ndarray:
+    """next_is_next_row, False where absent and on the last row (nothing after it in this call)."""
+    linked = np.array(transitions.get("next_is_next_row", np.zeros(n, dtype=bool)), dtype=bool)
+    linked[-1] = False
+    return linked
 
 
 def _leaf_shapes(space: gym.Space) -> dict[str | None, tuple[int, ...]]:

@@ -59,17 +59,18 @@ def test_dict_observations_are_stored_per_key():
     space = gym.spaces.Dict(
         {"agent_pos": gym.spaces.Box(-1, 1, (3,)), "env": gym.spaces.Dict({"cube": gym.spaces.Box(-1, 1, (2,))})}
     )
-    buffer = TensorReplayBuffer(8, space, ActionLayout.from_space(gym.spaces.Box(-1, 1, (1,))))
+    buffer = TensorReplayBuffer(8, space, ActionLayout.from_space(gym.spaces.Box(-1, 1, (1,))), next_obs_slots=2)
     obs = {"agent_pos": np.ones((4, 3)), "env/cube": np.full((4, 2), 2.0)}
     buffer.add({"obs": obs, "next_obs": obs, "action": np.zeros((4, 1)), "reward": np.zeros(4), "done": np.zeros(4)})
     batch = buffer.sample(3)
     assert set(batch.obs) == {"agent_pos", "env/cube"}
     assert batch.obs["env/cube"].shape == (3, 2) and torch.all(batch.obs["env/cube"] == 2.0)
-    assert buffer.nbytes_per_transition() == 4 * (2 * (3 + 2) + 1 + 1 + 1)
+    # frames: 8 rows + 2 extra, 5 floats each; per row: next-frame pointer (int64), action, reward, done
+    assert buffer.nbytes_per_transition() == 4 * (3 + 2) * (8 + 2) / 8 + 8 + 4 * (1 + 1 + 1)
 
 
-def make_episode(num_steps: int, terminated: bool, truncated: bool) -> SingleAgentEpisode:
-    episode = SingleAgentEpisode(observation_space=OBS, action_space=ACT)
+def make_episode(num_steps: int, terminated: bool, truncated: bool, space: gym.Space = OBS) -> SingleAgentEpisode:
+    episode = SingleAgentEpisode(observation_space=space, action_space=ACT)
     episode.add_env_reset(observation=np.zeros(2, np.float32))
     for t in range(num_steps):
         last = t == num_steps - 1
@@ -107,3 +108,93 @@ def test_chunked_episode_continues_from_last_observation():
     data = episodes_to_transitions([episode.to_numpy(), successor.to_numpy()], OBS, ActionLayout.from_space(ACT))
     np.testing.assert_array_equal(data["obs"][:, 0], [0, 1, 2, 3])
     np.testing.assert_array_equal(data["next_obs"][:, 0], [1, 2, 3, 9])
+
+
+# ---- each observation stored once ----------------------------------------------------------
+def test_chunks_of_one_step_link_across_adds_and_free_their_extra_frame():
+    """rollout_fragment_length=1: every chunk's next obs waits in an extra frame until the
+    episode's next chunk arrives; then the pointer moves to that chunk's row."""
+    buffer = TensorReplayBuffer(100, WIDE, LAYOUT, next_obs_slots=3)
+    episode = make_episode(1, False, False, WIDE)
+    for step in range(10):  # 10 one-step chunks of one episode, next obs (t+1, t+1)
+        buffer.add(episodes_to_transitions([episode.to_numpy()], WIDE, LAYOUT))
+        successor = episode.cut()
+        successor.add_env_step(
+            observation=np.full(2, step + 2, np.float32), action=np.zeros(2, np.float32), reward=float(step + 1)
+        )
+        episode = successor
+        assert len(buffer) == step + 1  # 3 extra frames suffice for a 10-step episode: nothing dropped
+    batch = buffer.gather(torch.arange(10))
+    torch.testing.assert_close(batch.obs[:, 0], torch.arange(10.0))
+    torch.testing.assert_close(batch.next_obs[:, 0], torch.arange(1.0, 11.0))
+    assert buffer.next_frame[:9].tolist() == list(range(1, 10))  # rows point at their successors' rows
+
+
+WIDE = gym.spaces.Box(-1e6, 1e6, (2,))
+
+
+def numbered_episodes(rng, runners: int, rounds: int, max_len: int):
+    """Chunks as RLlib's EnvRunners send them: `runners` interleaved episode streams, chunks of
+    1-3 steps, episodes of 1..max_len steps ending terminated or truncated. Observation =
+    (global episode number, step): a next obs is right iff it is (same episode, step + 1)."""
+    counter = iter(range(10**6))
+    streams = []
+    for _ in range(runners):
+        episode = SingleAgentEpisode(observation_space=WIDE, action_space=ACT)
+        number = next(counter)
+        episode.add_env_reset(observation=np.array([number, 0], np.float32))
+        streams.append([episode, number, int(rng.integers(1, max_len + 1))])
+    for _ in range(rounds):
+        chunks = []
+        for stream in streams:
+            episode, number, length = stream
+            for _ in range(int(rng.integers(1, 4))):
+                t = episode.t
+                last = t + 1 == length
+                episode.add_env_step(
+                    observation=np.array([number, t + 1], np.float32),
+                    action=np.zeros(2, np.float32),
+                    reward=float(number),
+                    terminated=last and bool(rng.integers(2)),
+                    truncated=last,
+                )
+                if episode.is_done:
+                    break
+            chunks.append(episode.to_numpy())
+            if episode.is_done:
+                episode = SingleAgentEpisode(observation_space=WIDE, action_space=ACT)
+                number = next(counter)
+                episode.add_env_reset(observation=np.array([number, 0], np.float32))
+                stream[:] = [episode, number, int(rng.integers(1, max_len + 1))]
+            else:
+                stream[0] = episode.cut()
+        yield episodes_to_transitions(chunks, WIDE, LAYOUT)
+
+
+@pytest.mark.parametrize("max_len,slots", [(40, 16), (3, 4)])
+def test_every_sampled_next_obs_is_right_with_interleaved_runners(max_len, slots):
+    """Three interleaved runners, random chunking, a buffer that wraps many times. With long
+    episodes nothing is dropped; with 1-3 step episodes the extra frames run out and the window
+    shrinks - but no sampled row ever has a wrong next observation."""
+    buffer = TensorReplayBuffer(60, WIDE, LAYOUT, next_obs_slots=slots)
+    sizes = []
+    for data in numbered_episodes(np.random.default_rng(0), runners=3, rounds=150, max_len=max_len):
+        buffer.add(data)
+        sizes.append(len(buffer))
+        batch = buffer.gather(buffer.sample_indices(1, 256, torch.Generator().manual_seed(len(sizes)))[0])
+        torch.testing.assert_close(batch.next_obs[:, 0], batch.obs[:, 0])  # same episode
+        torch.testing.assert_close(batch.next_obs[:, 1], batch.obs[:, 1] + 1)  # the next step
+        torch.testing.assert_close(batch.reward, batch.obs[:, 0])  # the row's own data
+    assert buffer.num_added > 3 * buffer.capacity
+    if max_len == 40:
+        assert min(sizes[30:]) == buffer.capacity
+    else:
+        assert 0 < min(sizes[30:]) < buffer.capacity
+
+
+def test_observations_are_stored_once():
+    layout = ActionLayout.from_space(gym.spaces.Box(-1, 1, (3,)))
+    hopper = TensorReplayBuffer(100_000, gym.spaces.Box(-np.inf, np.inf, (11,)), layout)
+    # 11 floats x 1.29 frames (capacity // 4 + 4096 extra) + pointer + action + reward + done
+    assert hopper.nbytes_per_transition() < 4 * 11 * 1.3 + 8 + 4 * 5
+    assert hopper.nbytes_per_transition() < 4 * 11 * 2  # less than obs and next obs stored apart
