@@ -146,7 +146,7 @@ class HybridSAC(Algorithm):
         else:
             runner_metrics = [group.local_env_runner.get_metrics()]
         self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
-        learner_metrics = self.learner_group.foreach_learner(lambda learner: learner.metrics.reduce())
+        learner_metrics = self.learner_group.foreach_learner(lambda learner: learner.reduce_metrics())
         self.metrics.aggregate(_all_results(learner_metrics), key=LEARNER_RESULTS)
 
 

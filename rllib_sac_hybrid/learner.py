@@ -45,6 +45,9 @@ class HybridSACTorchLearner(TorchLearner):
         self._replay: dict[ModuleID, TensorReplayBuffer] = {}
         self._updaters: dict[ModuleID, SACUpdater] = {}
         self._batch_sizes: dict[ModuleID, int] = {}
+        # Metrics of the rounds since the last reduce: per module, per step kind, [sum vector, steps].
+        self._metric_sums: dict[ModuleID, dict[tuple[str, ...], list]] = {}
+        self._rows_trained: dict[ModuleID, int] = {}
         for module_id in self.module.keys():
             self._build_hybrid_sac_parts(module_id)
 
@@ -130,13 +133,34 @@ class HybridSACTorchLearner(TorchLearner):
             self._replay[module_id].add(data)
         for module_id, replay in self._replay.items():
             if num_updates > 0 and len(replay) > 0:
-                self.module[module_id].unwrapped().train()
+                module = self.module[module_id].unwrapped()
+                if not module.training:
+                    module.train()
                 self._run_updates(module_id, replay, num_updates)
-            self.metrics.log_value((module_id, REPLAY_SIZE), len(replay), reduce="max")
         if num_updates > 0:
             self._weights_seq_no += 1
             self.after_gradient_based_update(timesteps=timesteps)
-        return self.metrics.reduce() if reduce_metrics else None
+        return self.reduce_metrics() if reduce_metrics else None
+
+    def reduce_metrics(self) -> dict:
+        """Logs the rounds' metrics accumulated since the last call, then ``self.metrics.reduce()``."""
+        for module_id, sums in self._metric_sums.items():
+            for names, (total, count) in sums.items():
+                for name, value in zip(names, (total / count).tolist()):  # one host sync per step kind
+                    self.metrics.log_value((module_id, name), value, reduce="mean")
+            trained = self._rows_trained.get(module_id, 0)
+            updater = self._updaters[module_id]
+            self.metrics.log_value((module_id, "num_critic_steps_lifetime"), updater.num_critic_steps, reduce="max")
+            self.metrics.log_value((module_id, "num_policy_steps_lifetime"), updater.num_policy_steps, reduce="max")
+            self.metrics.log_value((module_id, NUM_MODULE_STEPS_TRAINED), trained, reduce="sum")
+            self.metrics.log_value((module_id, NUM_MODULE_STEPS_TRAINED_LIFETIME), trained, reduce="lifetime_sum")
+            self.metrics.log_value((ALL_MODULES, NUM_ENV_STEPS_TRAINED), trained, reduce="sum")
+            self.metrics.log_value((ALL_MODULES, NUM_ENV_STEPS_TRAINED_LIFETIME), trained, reduce="lifetime_sum")
+        for module_id, replay in self._replay.items():
+            self.metrics.log_value((module_id, REPLAY_SIZE), len(replay), reduce="max")
+        self._metric_sums.clear()
+        self._rows_trained.clear()
+        return self.metrics.reduce()
 
     def _run_updates(self, module_id: ModuleID, replay: TensorReplayBuffer, num_updates: int) -> None:
         updater = self._updaters[module_id]
@@ -150,22 +174,23 @@ class HybridSACTorchLearner(TorchLearner):
         self._log_round(module_id, step_metrics, steps_trained=len(indices) * batch_size)
 
     def _log_round(self, module_id: ModuleID, step_metrics: list[dict[str, torch.Tensor]], steps_trained: int) -> None:
-        """Averages each metric over the round's steps, with one host sync for all of them."""
-        sums: dict[str, list[torch.Tensor]] = {}
+        """Adds the round's step metrics to running sums on the device: no host sync per round.
+
+        Critic and policy steps report different metrics; each kind (its tuple of names) has its
+        own sum vector and step count, averaged in ``reduce_metrics``.
+        """
+        rows: dict[tuple[str, ...], list[torch.Tensor]] = {}
         for metrics in step_metrics:
-            for name, value in metrics.items():
-                sums.setdefault(name, []).append(value)
-        names = list(sums)
-        means = torch.stack([torch.stack(sums[n]).float().mean() for n in names]).tolist()
-        for name, value in zip(names, means):
-            self.metrics.log_value((module_id, name), value, reduce="mean")
-        updater = self._updaters[module_id]
-        self.metrics.log_value((module_id, "num_critic_steps_lifetime"), updater.num_critic_steps, reduce="max")
-        self.metrics.log_value((module_id, "num_policy_steps_lifetime"), updater.num_policy_steps, reduce="max")
-        self.metrics.log_value((module_id, NUM_MODULE_STEPS_TRAINED), steps_trained, reduce="sum")
-        self.metrics.log_value((module_id, NUM_MODULE_STEPS_TRAINED_LIFETIME), steps_trained, reduce="lifetime_sum")
-        self.metrics.log_value((ALL_MODULES, NUM_ENV_STEPS_TRAINED), steps_trained, reduce="sum")
-        self.metrics.log_value((ALL_MODULES, NUM_ENV_STEPS_TRAINED_LIFETIME), steps_trained, reduce="lifetime_sum")
+            rows.setdefault(tuple(metrics), []).append(torch.stack(list(metrics.values())))
+        sums = self._metric_sums.setdefault(module_id, {})
+        for names, values in rows.items():
+            total = torch.stack(values).sum(dim=0)
+            if names in sums:
+                sums[names][0] += total
+                sums[names][1] += len(values)
+            else:
+                sums[names] = [total, len(values)]
+        self._rows_trained[module_id] = self._rows_trained.get(module_id, 0) + steps_trained
 
     def add_module(self, *, module_id: ModuleID, module_spec, config_overrides=None, new_should_module_be_updated=None):
         spec = super().add_module(

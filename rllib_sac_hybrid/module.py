@@ -100,6 +100,7 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
                 dropout=cfg["critic_dropout"],
             )
         if self.inference_only:
+            self.eval()  # an EnvRunner's module only acts: eval mode once, not toggled per step
             return
 
         self.critic = CriticEnsemble(
@@ -185,6 +186,18 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         return self.epsilon_start + fraction * (self.epsilon_end - self.epsilon_start)
 
     # ---- RLlib forwards ----------------------------------------------------------------------
+    def forward_inference(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
+        """As RLlib's, minus the eval()/train() walk over all submodules when already in eval mode."""
+        if self.training:
+            return super().forward_inference(batch, **kwargs)
+        return self._forward_inference(batch, **kwargs)
+
+    def forward_exploration(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
+        """As RLlib's, minus the eval()/train() walk over all submodules when already in eval mode."""
+        if self.training:
+            return super().forward_exploration(batch, **kwargs)
+        return self._forward_exploration(batch, **kwargs)
+
     def _obs(self, batch: dict[str, Any]):
         return flatten_observation(batch[Columns.OBS], self.observation_space)
 

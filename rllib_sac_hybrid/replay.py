@@ -256,11 +256,8 @@ class TensorReplayBuffer:
             self._valid_from = max(self._valid_from, int(self._slot_owner[oldest].max()) + 1)
             self._slot_owner[oldest] = -1
             self._free_slots.extend(oldest.tolist())
-        taken, self._free_slots = (
-            self._free_slots[len(self._free_slots) - k :],
-            self._free_slots[: len(self._free_slots) - k],
-        )
-        return np.asarray(taken, dtype=np.int64)
+        free = self._free_slots
+        return np.asarray([free.pop() for _ in range(k)], dtype=np.int64)
 
     def _is_live(self, serial: int) -> bool:
         """Whether the transition with lifetime index ``serial`` is stored and in the sampled window."""

@@ -115,7 +115,7 @@ class SACUpdater:
             # and the optimizer steps stay eager (fused Adam is already one kernel per group).
             compile_kwargs = {"mode": settings.torch_compile_mode, "dynamic": False}
             self._critic_losses = torch.compile(self._critic_losses, **compile_kwargs)
-            self._actor_loss = torch.compile(self._actor_loss, **compile_kwargs)
+            self._policy_losses = torch.compile(self._policy_losses, **compile_kwargs)
 
     # ---- one update -------------------------------------------------------------------------
     def update(self, next_batch: Callable[[], Batch]) -> list[dict[str, torch.Tensor]]:
@@ -186,14 +186,15 @@ class SACUpdater:
         return loss, metrics
 
     def policy_step(self, obs) -> dict[str, torch.Tensor]:
-        """An actor step, then a temperature step reusing the actor's log pi (detached)."""
-        s = self.settings
+        """An actor step and a temperature step, from one forward pass and one backward.
+
+        The temperature loss reuses the actor's log pi, detached, and the actor loss uses alpha
+        detached, so the summed loss gives each optimizer exactly its own loss's gradient.
+        """
         alpha = self.alpha()
         with frozen(self.module.critic):
-            loss, log_pi = self._actor_loss(obs, alpha)
-            (actor_grad_norm,) = self._step(["actor"], loss)
-        temp_loss = losses.temperature_loss(self.module.log_alpha, log_pi, s.target_entropy)
-        (temp_grad_norm,) = self._step(["temperature"], temp_loss)
+            loss, temp_loss, log_pi = self._policy_losses(obs, alpha)
+            actor_grad_norm, temp_grad_norm = self._step(["actor", "temperature"], loss + temp_loss)
         self.num_policy_steps += 1
         return {
             "actor_loss": loss.detach(),
@@ -204,9 +205,11 @@ class SACUpdater:
             "entropy": -log_pi.detach().mean(),
         }
 
-    def _actor_loss(self, obs, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The actor loss and log pi (compiled when asked)."""
-        return losses.actor_loss(self.module, obs, alpha, self.settings.actor_q_reduction)
+    def _policy_losses(self, obs, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The actor loss, the temperature loss and log pi (compiled when asked)."""
+        s = self.settings
+        loss, log_pi = losses.actor_loss(self.module, obs, alpha, s.actor_q_reduction)
+        return loss, losses.temperature_loss(self.module.log_alpha, log_pi, s.target_entropy), log_pi
 
     def alpha(self) -> torch.Tensor:
         """The current temperature exp(log_alpha), detached."""

@@ -7,6 +7,7 @@ import itertools
 import pytest
 import torch
 
+from rllib_sac_hybrid import losses
 from rllib_sac_hybrid.replay import Batch
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, frozen, make_optimizer, param_groups
 from tests.conftest import make_module
@@ -179,3 +180,26 @@ def test_gradient_clipping_bounds_the_step():
     grads = [p.grad for p in updater.params["critic"] if p.grad is not None]
     total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
     assert total <= 1e-3 * 1.01
+
+
+def test_policy_step_gives_each_optimizer_its_own_losss_gradient():
+    """One backward of actor + temperature loss: the actor gets d(actor loss), log_alpha gets
+    d(temperature loss) - as two separate steps would give them."""
+    updater = make_updater()
+    module = updater.module
+    obs = batch().obs
+    torch.manual_seed(4)
+    with frozen(module.critic):
+        actor_loss, log_pi = losses.actor_loss(module, obs, updater.alpha(), "min")
+        actor_grads = torch.autograd.grad(actor_loss, list(module.actor.parameters()))
+    temp_loss = losses.temperature_loss(module.log_alpha, log_pi, updater.settings.target_entropy)
+    (alpha_grad,) = torch.autograd.grad(temp_loss, [module.log_alpha])
+    # the optimizers' steps would change the parameters: look at the gradients only
+    for opt in updater.optimizers.values():
+        opt.step = lambda *a, **k: None
+    torch.manual_seed(4)
+    metrics = updater.policy_step(obs)
+    for g, p in zip(actor_grads, module.actor.parameters()):
+        torch.testing.assert_close(p.grad, g)
+    torch.testing.assert_close(module.log_alpha.grad, alpha_grad)
+    torch.testing.assert_close(metrics["temperature_loss"], temp_loss.detach())
