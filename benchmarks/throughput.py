@@ -38,7 +38,7 @@ from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, 
 
 WIDTH, BATCH, M = 256, 256, 2
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-LEARNER_THREADS = CORES  # what HybridSAC's learner takes with a local EnvRunner (learner_torch_threads=None)
+LEARNER_THREADS = CORES  # what HybridSAC's learner takes in a plain driver process (learner_torch_threads=None)
 
 
 @dataclass(frozen=True)
@@ -281,19 +281,16 @@ def threads_study(seconds: float, repeats: int) -> None:
         ("plugin, local runner, learner 1 thread", lambda c: plugin(c, seconds, repeats, learner_torch_threads=1)),
         (f"plugin, local runner, learner {CORES} (default)", lambda c: plugin(c, seconds, repeats)),
         (
-            f"plugin, 1 remote runner x1 + learner {max(1, CORES - 1)} (default)",
+            "plugin, 1 remote runner x1 + learner 1",
+            lambda c: plugin(c, seconds, repeats, remote_runners=1, learner_torch_threads=1),
+        ),
+        (
+            f"plugin, 1 remote runner x1 + learner {CORES} (default)",
             lambda c: plugin(c, seconds, repeats, remote_runners=1),
         ),
         (
             f"plugin, 1 remote runner x{CORES} + learner {CORES}",
-            lambda c: plugin(
-                c,
-                seconds,
-                repeats,
-                remote_runners=1,
-                env_runner_torch_threads=CORES,
-                learner_torch_threads=CORES,
-            ),
+            lambda c: plugin(c, seconds, repeats, remote_runners=1, env_runner_torch_threads=CORES),
         ),
     ]
     cases = [Case("pendulum", 2, 1, False), Case("pendulum", 2, 20, False)]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
+import numpy as np
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.core import DEFAULT_MODULE_ID
-from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
     ENV_RUNNER_SAMPLING_TIMER,
@@ -17,8 +18,11 @@ from ray.rllib.utils.metrics import (
     TIMERS,
 )
 
-from rllib_sac_hybrid.config import HybridSACConfig
-from rllib_sac_hybrid.replay import episodes_to_transitions
+from rllib_sac_hybrid.config import NON_FINITE_MODES, HybridSACConfig
+from rllib_sac_hybrid.replay import concat_transitions, drop_transitions, episodes_to_transitions, non_finite_rows
+
+logger = logging.getLogger(__name__)
+NUM_NON_FINITE_DROPPED = "num_non_finite_transitions_dropped"
 
 
 class HybridSAC(Algorithm):
@@ -103,15 +107,9 @@ class HybridSAC(Algorithm):
         """Sample, store, one UTD round, weights to the EnvRunners. Returns (env steps sampled, rows trained)."""
         config = self.config
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            episodes = synchronous_parallel_sample(
-                worker_set=self.env_runner_group,
-                concat=True,
-                sample_timeout_s=config.sample_timeout_s,
-                random_actions=sampled_lifetime < config.num_random_steps,
-                _uses_new_env_runners=True,
-            )
-        transitions = episodes_to_transitions(
-            episodes, self._observation_space, self._action_layout, config.discrete_penalty_key
+            samples = self._sample(random_actions=sampled_lifetime < config.num_random_steps)
+        transitions = concat_transitions(
+            [self._checked_transitions(worker_index, episodes) for worker_index, episodes in samples]
         )
         num_new = len(transitions["reward"]) if transitions else 0
         learning = sampled_lifetime + num_new >= config.num_random_steps
@@ -133,6 +131,52 @@ class HybridSAC(Algorithm):
                     inference_only=True,
                 )
         return num_new, num_updates * config.utd_ratio * config.train_batch_size_per_learner
+
+    def _sample(self, random_actions: bool) -> list[tuple[int, list]]:
+        """(worker index, episode chunks) of each EnvRunner that returned in time.
+
+        Like RLlib's ``synchronous_parallel_sample`` (remote runners if any, else the local one),
+        but keeping track of which runner sent what, for error messages.
+        """
+        group = self.env_runner_group
+        if group.num_remote_env_runners() == 0:
+            return [(0, group.local_env_runner.sample(random_actions=random_actions))]
+        results = group.foreach_env_runner(
+            lambda runner: (runner.worker_index, runner.sample(random_actions=random_actions)),
+            local_env_runner=False,
+            timeout_seconds=self.config.sample_timeout_s,
+        )
+        if not results:
+            logger.warning(
+                "HybridSAC: no EnvRunner returned samples this round (failed or slower than sample_timeout_s)."
+            )
+        return results
+
+    def _checked_transitions(self, worker_index: int, episodes: list) -> dict:
+        """One runner's episode chunks as transitions; non-finite ones raise or are dropped."""
+        config = self.config
+        transitions = episodes_to_transitions(
+            episodes, self._observation_space, self._action_layout, config.discrete_penalty_key
+        )
+        if not transitions:
+            return transitions
+        bad, fields = non_finite_rows(transitions)
+        if not bad.any():
+            return transitions
+        if config.non_finite_transitions == "raise":
+            field, rows = next(iter(fields.items()))
+            t = int(np.flatnonzero(rows)[0])
+            raise ValueError(
+                f"EnvRunner {worker_index} (env {config.env!r}) returned a non-finite {field} "
+                f"(fields: {sorted(fields)}; {int(bad.sum())} of {len(bad)} transitions, the first in episode "
+                f"{transitions['episode_id'][t]!r}). Fix the env, or set non_finite_transitions='drop' to drop such "
+                f"transitions and count them in env_runners/{NUM_NON_FINITE_DROPPED}; allowed: {NON_FINITE_MODES}."
+            )
+        self.metrics.log_value((ENV_RUNNER_RESULTS, NUM_NON_FINITE_DROPPED), int(bad.sum()), reduce="sum")
+        self.metrics.log_value(
+            (ENV_RUNNER_RESULTS, f"{NUM_NON_FINITE_DROPPED}_lifetime"), int(bad.sum()), reduce="lifetime_sum"
+        )
+        return drop_transitions(transitions, ~bad)
 
     def _collect_metrics(self) -> None:
         """The EnvRunners' and learners' metrics since the last call, reduced once and aggregated."""

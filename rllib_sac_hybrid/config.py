@@ -63,12 +63,15 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     # Replay and data collection.
     "replay_capacity": 1_000_000,
     "num_random_steps": 1000,
+    "checkpoint_replay": True,  # save the replay buffer with the learner's state
+    "non_finite_transitions": "raise",  # or "drop": NaN / inf in an env's observation, reward or action
     # Speed.
     "torch_compile": False,  # off by default: +1.3x per update on CPU, but 20-40 s of compiling per process
     "torch_compile_mode": "max-autotune-no-cudagraphs",
     "learner_torch_threads": None,  # None: the CPUs Ray gave the learner's process (see learner_torch_threads)
     "env_runner_torch_threads": 1,
 }
+NON_FINITE_MODES = ("raise", "drop")
 TORCH_COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
@@ -112,13 +115,20 @@ class HybridSACConfig(AlgorithmConfig):
             discrete part over env steps while exploring (greedy at evaluation / inference).
         replay_capacity: transitions kept in the replay buffer.
         num_random_steps: env steps with uniform random actions before learning starts.
+        non_finite_transitions: what a NaN or inf in an env's observation, reward or action does:
+            "raise" (a ValueError naming the field and the EnvRunner) or "drop" (the transition is
+            not stored; counted in env_runners/num_non_finite_transitions_dropped). A non-finite
+            loss or gradient never reaches the weights either way: that optimizer step is skipped
+            and counted (learners/<module>/<optimizer>_steps_skipped).
+        checkpoint_replay: include the replay buffer in checkpoints (default True: a restored run
+            continues with everything it had collected; False keeps checkpoints small).
         train_batch_size_per_learner: batch size B of every gradient step (RLlib's setting).
         torch_compile, torch_compile_mode: compile the loss forwards (and their backward graphs)
             with ``torch.compile(mode=torch_compile_mode)``. Off by default: on a 2-core CPU it
             makes an update about 1.3x faster but costs 20-40 s of compiling in each learner process.
         learner_torch_threads: torch intra-op threads of the learner; None = the CPUs Ray assigned
             to the learner's process (a remote learner or a Tune trial), or, for a learner in a
-            plain driver process, the machine's cores minus those reserved by remote EnvRunners.
+            plain driver process, all its cores (sampling and learning take turns).
         env_runner_torch_threads: torch threads of each remote EnvRunner (default 1: its forward
             pass is one small batch per env step).
     """
@@ -253,6 +263,12 @@ class HybridSACConfig(AlgorithmConfig):
         _int_at_least("replay_capacity", self.replay_capacity, 1)
         _int_at_least("num_random_steps", self.num_random_steps, 0)
         _int_at_least("train_batch_size_per_learner", self.train_batch_size_per_learner, 1)
+        if self.non_finite_transitions not in NON_FINITE_MODES:
+            raise ValueError(
+                f"non_finite_transitions={self.non_finite_transitions!r} is unknown; allowed: {NON_FINITE_MODES}."
+            )
+        if not isinstance(self.checkpoint_replay, bool):
+            raise ValueError(f"checkpoint_replay={self.checkpoint_replay!r} is invalid; allowed: True or False.")
         if not isinstance(self.torch_compile, bool):
             raise ValueError(f"torch_compile={self.torch_compile!r} is invalid; allowed: True or False.")
         if self.torch_compile_mode not in TORCH_COMPILE_MODES:

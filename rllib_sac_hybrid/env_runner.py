@@ -1,21 +1,101 @@
-"""``HybridSACEnvRunner``: RLlib's single-agent EnvRunner with a deliberate torch thread count."""
+"""``HybridSACEnvRunner``: RLlib's single-agent EnvRunner with set torch threads, seeded random
+actions and, in checkpoints, the state of its envs and unfinished episodes."""
 
 from __future__ import annotations
 
+import inspect
+import logging
+
 import torch
+from ray import cloudpickle
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
+
+logger = logging.getLogger(__name__)
+
+COMPONENT_ENV_STATE = "hybrid_sac_env_state"  # env-runner state key: envs, unfinished episodes, RNG
 
 
 class HybridSACEnvRunner(SingleAgentEnvRunner):
-    """A ``SingleAgentEnvRunner`` that runs its policy on ``env_runner_torch_threads`` torch threads.
+    """A ``SingleAgentEnvRunner`` that
 
-    An EnvRunner's forward pass is one small batch per env step: extra intra-op threads only
-    add synchronisation and compete with the learner for cores (on 2 cores, oversubscription
-    makes timings swing tenfold). Only remote runners (``worker_index > 0``) set it: the
-    local runner lives in the algorithm's process, whose threads the learner setting owns.
+    - runs its policy on ``env_runner_torch_threads`` torch threads (remote runners only: the
+      local runner lives in the algorithm's process, whose threads the learner setting owns).
+      An EnvRunner's forward pass is one small batch per env step: extra intra-op threads only
+      add synchronisation and compete with the learner for cores;
+    - seeds the env's action space with the runner's seed, so that the uniform random actions of
+      the warm-up (``num_random_steps``) repeat in a seeded run (RLlib leaves that space unseeded);
+    - puts its envs (pickled, when they can be), its unfinished episodes and its RNG states into
+      its checkpoint state, so that a restored run continues the very episodes it was in the
+      middle of. Envs that cannot be pickled start fresh episodes after a restore (logged).
     """
 
     def __init__(self, *, config, **kwargs) -> None:
         if kwargs.get("worker_index", 0) > 0:
             torch.set_num_threads(config.env_runner_torch_threads)
         super().__init__(config=config, **kwargs)
+
+    def make_env(self) -> None:
+        super().make_env()
+        if self.env is not None and self._seed is not None:
+            self.env.action_space.seed(self._seed)
+
+    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict:
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        if self.env is not None and self._check_component(COMPONENT_ENV_STATE, components, not_components):
+            state[COMPONENT_ENV_STATE] = self._env_state()
+        return state
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        env_state = state.get(COMPONENT_ENV_STATE)
+        if env_state is not None and self.env is not None and env_state.get("env") is not None:
+            self._set_env_state(env_state)
+
+    def _env_state(self) -> dict:
+        from rllib_sac_hybrid.learner import rng_state
+
+        try:
+            env = _pickle_env(self.env)
+            episodes = cloudpickle.dumps(
+                {
+                    "ongoing": self._ongoing_episodes,
+                    "ongoing_for_metrics": dict(self._ongoing_episodes_for_metrics),
+                    "cached_to_module": self._cached_to_module,
+                    "shared_data": self._shared_data,
+                }
+            )
+        except Exception as error:  # e.g. an env holding a hardware handle or a GL context
+            logger.warning("HybridSACEnvRunner: env not picklable (%s); a restore starts new episodes.", error)
+            env = episodes = None
+        return {"env": env, "episodes": episodes, "needs_initial_reset": self._needs_initial_reset, "rng": rng_state()}
+
+    def _set_env_state(self, state: dict) -> None:
+        from rllib_sac_hybrid.learner import set_rng_state
+
+        episodes = cloudpickle.loads(state["episodes"])
+        self.env.close()
+        self.env = cloudpickle.loads(state["env"])
+        self._needs_initial_reset = state["needs_initial_reset"]
+        self._ongoing_episodes = episodes["ongoing"]
+        self._ongoing_episodes_for_metrics.clear()
+        self._ongoing_episodes_for_metrics.update(episodes["ongoing_for_metrics"])
+        self._cached_to_module = episodes["cached_to_module"]
+        self._shared_data = episodes["shared_data"]
+        set_rng_state(state["rng"])
+
+
+def _pickle_env(env) -> bytes:
+    """cloudpickle of a (wrapped) gymnasium vector env. A ``SyncVectorEnv`` keeps the generator
+    of env makers it was built from, which cannot be pickled and is not needed after __init__:
+    it is left out."""
+    inner = env
+    while inner is not None and not hasattr(inner, "env_fns"):
+        inner = getattr(inner, "env", None)
+    makers = getattr(inner, "env_fns", None)
+    if makers is not None and inspect.isgenerator(makers):
+        inner.env_fns = None
+    try:
+        return cloudpickle.dumps(env)
+    finally:
+        if makers is not None and inspect.isgenerator(makers):
+            inner.env_fns = makers

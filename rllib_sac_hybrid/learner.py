@@ -10,9 +10,11 @@ call (``update.SACUpdater``), each critic step on a fresh batch and followed by 
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import ray
 import torch
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
@@ -29,6 +31,8 @@ from rllib_sac_hybrid.replay import TensorReplayBuffer
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
 
 REPLAY_SIZE = "replay_size"
+SKIPPED_SUFFIX = "_steps_skipped"
+COMPONENT_HYBRID_SAC = "hybrid_sac"  # learner-state key: update counters, replay buffers, RNG states
 
 
 class HybridSACTorchLearner(TorchLearner):
@@ -93,6 +97,34 @@ class HybridSACTorchLearner(TorchLearner):
                 lr_or_lr_schedule=lrs[name],
             )
 
+    # ---- checkpoints -----------------------------------------------------------------------------
+    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict:
+        """RLlib's learner state (module incl. targets and log_alpha, optimizers, metrics) plus the
+        update counters, the replay buffers (unless ``checkpoint_replay=False``) and RNG states."""
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        if self._check_component(COMPONENT_HYBRID_SAC, components, not_components):
+            state[COMPONENT_HYBRID_SAC] = {
+                "updaters": {mid: updater.get_state() for mid, updater in self._updaters.items()},
+                "replay": {
+                    mid: replay.get_state()
+                    for mid, replay in self._replay.items()
+                    if self.config.get_config_for_module(mid).checkpoint_replay
+                },
+                "rng": rng_state(),
+            }
+        return state
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        ours = state.get(COMPONENT_HYBRID_SAC)
+        if ours is None:
+            return
+        for mid, updater_state in ours["updaters"].items():
+            self._updaters[mid].set_state(updater_state)
+        for mid, replay_state in ours["replay"].items():
+            self._replay[mid].set_state(replay_state)
+        set_rng_state(ours["rng"])
+
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         raise NotImplementedError(
             "HybridSAC does not use Learner.update(); its losses run in update_from_transitions "
@@ -146,8 +178,12 @@ class HybridSACTorchLearner(TorchLearner):
         """Logs the rounds' metrics accumulated since the last call, then ``self.metrics.reduce()``."""
         for module_id, sums in self._metric_sums.items():
             for names, (total, count) in sums.items():
-                for name, value in zip(names, (total / count).tolist()):  # one host sync per step kind
-                    self.metrics.log_value((module_id, name), value, reduce="mean")
+                for name, value in zip(names, total.tolist()):  # one host sync per step kind
+                    if name.endswith(SKIPPED_SUFFIX):  # counts: steps skipped for a non-finite gradient
+                        self.metrics.log_value((module_id, name), value, reduce="sum")
+                        self.metrics.log_value((module_id, f"{name}_lifetime"), value, reduce="lifetime_sum")
+                    else:
+                        self.metrics.log_value((module_id, name), value / count, reduce="mean")
             trained = self._rows_trained.get(module_id, 0)
             updater = self._updaters[module_id]
             self.metrics.log_value((module_id, "num_critic_steps_lifetime"), updater.num_critic_steps, reduce="max")
@@ -206,11 +242,13 @@ class HybridSACTorchLearner(TorchLearner):
 def learner_torch_threads(config) -> int:
     """The learner's torch thread count: ``config.learner_torch_threads``, or else the CPUs Ray
     assigned to this process (a remote learner, a Tune trial), or else - a learner in a plain
-    driver process - the cores this process may use minus those reserved by remote EnvRunners.
+    driver process - every core this process may use.
 
-    Measured on 2 cores (benchmarks/throughput.py --threads): one 256x256, N=2 update takes
-    about 27 ms on 1 thread and 19 ms on 2, so a learner that has the machine to itself should
-    use every core; an EnvRunner's batch-of-one forward pass gains nothing from more than one.
+    Measured on 2 cores (``benchmarks/throughput.py --threads-study``, 256x256, N=2): the
+    update floor runs 37 / 53 critic steps/s on 1 / 2 threads at UTD 1 and 65 / 89 at UTD 20.
+    Sampling and learning alternate (synchronous rounds), so the learner may take the cores
+    that remote EnvRunners reserve: at UTD 20, learner 2 threads + one remote runner gives 89
+    steps/s against 63 with the learner on the 1 core left over. EnvRunners keep 1 thread.
     """
     if config.learner_torch_threads is not None:
         return int(config.learner_torch_threads)
@@ -220,6 +258,16 @@ def learner_torch_threads(config) -> int:
             assigned = context.get_assigned_resources().get("CPU", 0)
             if assigned >= 1:
                 return int(assigned)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    reserved = config.num_env_runners * config.num_cpus_per_env_runner
-    return max(1, int(cores - reserved))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def rng_state() -> dict[str, Any]:
+    """This process's torch, numpy and Python RNG states."""
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restores ``rng_state()``'s output."""
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])

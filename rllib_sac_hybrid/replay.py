@@ -88,6 +88,67 @@ def episodes_to_transitions(
 
 
 CHUNK_KEYS = ("next_is_next_row", "episode_id", "episode_end")
+CHECKED_FIELDS = ("obs", "next_obs", "reward", "action")  # what must be finite for a transition to be used
+
+
+def non_finite_rows(transitions: Mapping) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Rows with a NaN or inf anywhere in their observation, next observation, reward or action.
+
+    Returns the (n,) bad-row mask and, per offending field (``obs/<key>`` for Dict
+    observations), its own mask.
+    """
+    n = len(transitions["reward"])
+    fields: dict[str, np.ndarray] = {}
+    for name in CHECKED_FIELDS:
+        value = transitions[name]
+        leaves = {f"{name}/{k}": v for k, v in value.items()} if isinstance(value, Mapping) else {name: value}
+        for label, array in leaves.items():
+            array = np.asarray(array, dtype=np.float64).reshape(n, -1)
+            bad = ~np.isfinite(array).all(axis=1)
+            if bad.any():
+                fields[label] = bad
+    mask = np.zeros(n, dtype=bool)
+    for bad in fields.values():
+        mask |= bad
+    return mask, fields
+
+
+def drop_transitions(transitions: Mapping, keep: np.ndarray) -> dict:
+    """The rows where ``keep`` is True, with the chunk bookkeeping mended around the gaps.
+
+    A kept row whose successor was dropped no longer points at it (its next observation is
+    stored on its own) and links no further; rows after a gap get a fresh episode id, so no
+    pending step of an earlier call links to them across the gap.
+    """
+    n = len(keep)
+    out = dict(transitions)
+    if "next_is_next_row" in transitions:
+        linked = np.asarray(transitions["next_is_next_row"], dtype=bool)
+        next_kept = np.append(keep[1:], True)
+        gap_after = linked & ~next_kept
+        out["next_is_next_row"] = linked & next_kept
+        if "episode_end" in transitions:
+            out["episode_end"] = np.asarray(transitions["episode_end"], dtype=bool) | gap_after
+        if "episode_id" in transitions:
+            ids = np.asarray(transitions["episode_id"], dtype=object).copy()
+            gaps = 0
+            for t in range(n):
+                if t == 0 or not linked[t - 1]:
+                    gaps = 0  # a new chunk
+                elif not keep[t - 1]:
+                    gaps += 1
+                if gaps:
+                    ids[t] = f"{ids[t]}#gap{gaps}"
+            out["episode_id"] = ids
+    return {k: _map(v, lambda x: np.asarray(x)[keep]) for k, v in out.items()}
+
+
+def concat_transitions(parts: list[Mapping]) -> dict:
+    """One transitions dict from several (e.g. one per EnvRunner); empty parts are skipped."""
+    parts = [p for p in parts if p and len(p["reward"]) > 0]
+    if not parts:
+        return {}
+    return {name: _concat([p[name] for p in parts]) for name in parts[0]}
 
 
 def _map(x, fn):
@@ -178,7 +239,7 @@ class TensorReplayBuffer:
         Without ``next_is_next_row`` / ``episode_id`` / ``episode_end`` every next observation is
         stored in an extra frame (correct, but each one holds a slot).
         """
-        if not transitions:
+        if not transitions or len(transitions["reward"]) == 0:
             return
         transitions = self._newest_that_fit(transitions)
         n = len(transitions["reward"])
@@ -288,6 +349,60 @@ class TensorReplayBuffer:
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
         """One uniform batch of ``batch_size`` transitions."""
         return self.gather(self.sample_indices(1, batch_size, generator)[0])
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: stored rows, pointers, free frames, counters.
+
+        Only rows written so far are copied (numpy arrays, so the state pickles compactly).
+        """
+        written = min(self.num_added, self.capacity)
+        rows = np.r_[0:written, self.capacity : self.capacity + self.num_next_obs_slots]
+        return {
+            "capacity": self.capacity,
+            "num_next_obs_slots": self.num_next_obs_slots,
+            "written": written,
+            "frames": (
+                {k: t.cpu().numpy()[rows] for k, t in self.frames.items()}
+                if isinstance(self.frames, dict)
+                else self.frames.cpu().numpy()[rows]
+            ),
+            "next_frame": self.next_frame[:written].cpu().numpy().copy(),
+            "fields": {name: getattr(self, name)[:written].cpu().numpy().copy() for name in self.fields},
+            "row_serial": self._row_serial.copy(),
+            "row_next": self._row_next.copy(),
+            "slot_owner": self._slot_owner.copy(),
+            "free_slots": np.asarray(self._free_slots, dtype=np.int64),
+            "pending": dict(self._pending),
+            "valid_from": self._valid_from,
+            "size": self.size,
+            "position": self.position,
+            "num_added": self.num_added,
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restores ``get_state()``'s output into a buffer of the same capacity and spaces."""
+        if state["capacity"] != self.capacity or state["num_next_obs_slots"] != self.num_next_obs_slots:
+            raise ValueError(
+                f"replay state of capacity {state['capacity']} (+{state['num_next_obs_slots']} extra frames) "
+                f"cannot be loaded into a buffer of capacity {self.capacity} (+{self.num_next_obs_slots}); "
+                "allowed: the same replay_capacity as when it was saved."
+            )
+        written = int(state["written"])
+        rows = torch.as_tensor(np.r_[0:written, self.capacity : self.capacity + self.num_next_obs_slots])
+        _write(self.frames, rows.to(self.device), state["frames"], self.device)
+        self.next_frame[:written] = torch.as_tensor(state["next_frame"], device=self.device)
+        for name in self.fields:
+            getattr(self, name)[:written] = torch.as_tensor(state["fields"][name], device=self.device)
+        self._row_serial = np.array(state["row_serial"], dtype=np.int64)
+        self._row_next = np.array(state["row_next"], dtype=np.int64)
+        self._slot_owner = np.array(state["slot_owner"], dtype=np.int64)
+        self._free_slots = [int(x) for x in state["free_slots"]]
+        self._pending = dict(state["pending"])
+        self._valid_from = int(state["valid_from"])
+        self.size = int(state["size"])
+        self.position = int(state["position"])
+        self.num_added = int(state["num_added"])
 
     def nbytes(self) -> int:
         """Bytes of all preallocated tensors."""

@@ -117,6 +117,20 @@ class SACUpdater:
             self._critic_losses = torch.compile(self._critic_losses, **compile_kwargs)
             self._policy_losses = torch.compile(self._policy_losses, **compile_kwargs)
 
+    def get_state(self) -> dict[str, int]:
+        """The loop's counters (the policy-update phase is ``num_updates % policy_update_freq``)."""
+        return {
+            "num_updates": self.num_updates,
+            "num_critic_steps": self.num_critic_steps,
+            "num_policy_steps": self.num_policy_steps,
+        }
+
+    def set_state(self, state: dict[str, int]) -> None:
+        """Restores ``get_state()``'s counters."""
+        self.num_updates = int(state["num_updates"])
+        self.num_critic_steps = int(state["num_critic_steps"])
+        self.num_policy_steps = int(state["num_policy_steps"])
+
     # ---- one update -------------------------------------------------------------------------
     def update(self, next_batch: Callable[[], Batch]) -> list[dict[str, torch.Tensor]]:
         """One update: ``utd_ratio`` critic steps on fresh batches, then maybe the policy.
@@ -148,8 +162,9 @@ class SACUpdater:
         """
         total, metrics = self._critic_losses(batch, self.alpha(), self.choose_target_heads())
         names = self._critic_optimizers
-        for name, norm in zip(names, self._step(names, total)):
+        for name, (norm, skipped) in zip(names, self._step(names, total)):
             metrics[f"{name}_grad_norm"] = norm
+            metrics[f"{name}_steps_skipped"] = skipped
         self.num_critic_steps += 1
         return metrics
 
@@ -194,13 +209,17 @@ class SACUpdater:
         alpha = self.alpha()
         with frozen(self.module.critic):
             loss, temp_loss, log_pi = self._policy_losses(obs, alpha)
-            actor_grad_norm, temp_grad_norm = self._step(["actor", "temperature"], loss + temp_loss)
+            (actor_norm, actor_skipped), (temp_norm, temp_skipped) = self._step(
+                ["actor", "temperature"], loss + temp_loss
+            )
         self.num_policy_steps += 1
         return {
             "actor_loss": loss.detach(),
-            "actor_grad_norm": actor_grad_norm,
+            "actor_grad_norm": actor_norm,
+            "actor_steps_skipped": actor_skipped,
             "temperature_loss": temp_loss.detach(),
-            "temperature_grad_norm": temp_grad_norm,
+            "temperature_grad_norm": temp_norm,
+            "temperature_steps_skipped": temp_skipped,
             "temperature": alpha,
             "entropy": -log_pi.detach().mean(),
         }
@@ -228,17 +247,29 @@ class SACUpdater:
         """target <- tau * online + (1 - tau) * target, fused over all tensors."""
         torch._foreach_lerp_(self._target, self._online, self.settings.tau)
 
-    def _step(self, names: list[str], loss: torch.Tensor) -> list[torch.Tensor]:
-        """Zero, one backward, then per optimizer: clip to ``grad_clip_norm`` and step.
+    def _step(self, names: list[str], loss: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Zero, one backward, then per optimizer: clip to ``grad_clip_norm`` and step - unless the
+        gradient is not finite (a NaN / inf loss or gradient): then that optimizer's step is
+        skipped and no weight, Adam moment or step count changes.
 
-        Returns the pre-clip gradient norm of each optimizer's parameters.
+        With fused Adam the skip happens inside the kernel (its ``found_inf`` input), so there is
+        no host sync; other optimizers check on the host.
+
+        Returns (pre-clip gradient norm, 1.0 if the step was skipped else 0.0) per optimizer.
         """
         for name in names:
             self.optimizers[name].zero_grad(set_to_none=True)
         loss.backward()
         max_norm = self.settings.grad_clip_norm or float("inf")
-        norms = []
+        out = []
         for name in names:
-            norms.append(torch.nn.utils.clip_grad_norm_(self.params[name], max_norm, foreach=True).detach())
-            self.optimizers[name].step()
-        return norms
+            norm = torch.nn.utils.clip_grad_norm_(self.params[name], max_norm, foreach=True).detach()
+            skipped = (~torch.isfinite(norm)).float()
+            optimizer = self.optimizers[name]
+            if optimizer.defaults.get("fused"):
+                optimizer.found_inf = skipped
+                optimizer.step()
+            elif not skipped.item():
+                optimizer.step()
+            out.append((norm, skipped))
+        return out

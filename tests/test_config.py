@@ -48,6 +48,8 @@ BAD_SETTINGS = [
     ({"discrete_action_in_last_dim": "yes"}, "discrete_action_in_last_dim", "True or False"),
     ({"fixed_discrete_action": -1}, "fixed_discrete_action", ">= 0"),
     ({"torch_compile": 1}, "torch_compile", "True or False"),
+    ({"checkpoint_replay": "yes"}, "checkpoint_replay", "True or False"),
+    ({"non_finite_transitions": "ignore"}, "non_finite_transitions", "('raise', 'drop')"),
     ({"torch_compile_mode": "fast"}, "torch_compile_mode", "max-autotune-no-cudagraphs"),
     ({"learner_torch_threads": 0}, "learner_torch_threads", ">= 1"),
     ({"env_runner_torch_threads": 0}, "env_runner_torch_threads", ">= 1"),
@@ -107,6 +109,8 @@ def test_every_setting_has_a_training_setter():
         "epsilon_decay_steps": 100,
         "torch_compile": True,
         "torch_compile_mode": "default",
+        "checkpoint_replay": False,
+        "non_finite_transitions": "drop",
         "learner_torch_threads": 2,
         "env_runner_torch_threads": 2,
     }
@@ -176,7 +180,6 @@ def test_learner_torch_threads_rule():
 
     assert learner_torch_threads(HybridSACConfig().training(learner_torch_threads=3)) == 3
     cores = len(os.sched_getaffinity(0))
-    # A plain process (no Ray actor): every core, minus those reserved by remote EnvRunners.
+    # A plain process (no Ray actor): every core - sampling and learning take turns.
     assert learner_torch_threads(HybridSACConfig()) == cores
-    assert learner_torch_threads(HybridSACConfig().env_runners(num_env_runners=1)) == max(1, cores - 1)
-    assert learner_torch_threads(HybridSACConfig().env_runners(num_env_runners=cores + 4)) == 1
+    assert learner_torch_threads(HybridSACConfig().env_runners(num_env_runners=1)) == cores

@@ -198,3 +198,37 @@ def test_observations_are_stored_once():
     # 11 floats x 1.29 frames (capacity // 4 + 4096 extra) + pointer + action + reward + done
     assert hopper.nbytes_per_transition() < 4 * 11 * 1.3 + 8 + 4 * 5
     assert hopper.nbytes_per_transition() < 4 * 11 * 2  # less than obs and next obs stored apart
+
+
+def test_dropped_rows_keep_next_observations_right():
+    """Drop a middle row of a chunk and the last row of another: every kept row's next obs is
+    still its true successor, and nothing links across the gaps in later calls."""
+    from rllib_sac_hybrid.replay import drop_transitions, non_finite_rows
+
+    episode = make_episode(4, False, False, WIDE)
+    data = episodes_to_transitions([episode.to_numpy()], WIDE, LAYOUT)
+    data["reward"][1] = np.nan
+    bad, fields = non_finite_rows(data)
+    assert bad.tolist() == [False, True, False, False] and set(fields) == {"reward"}
+    kept = drop_transitions(data, ~bad)
+    assert kept["next_is_next_row"].tolist() == [False, True, False]  # row 0 lost its successor
+    assert kept["episode_end"].tolist() == [True, False, False]  # ... and links no further
+    assert kept["episode_id"][0] == episode.id_ and kept["episode_id"][1] != episode.id_
+    buffer = TensorReplayBuffer(20, WIDE, LAYOUT, next_obs_slots=4)
+    buffer.add(kept)
+    successor = episode.cut()  # the episode goes on in the next call
+    successor.add_env_step(observation=np.full(2, 5, np.float32), action=np.zeros(2, np.float32), reward=9.0)
+    buffer.add(episodes_to_transitions([successor.to_numpy()], WIDE, LAYOUT))
+    batch = buffer.gather(torch.arange(4))
+    torch.testing.assert_close(batch.obs[:, 0], torch.tensor([0.0, 2.0, 3.0, 4.0]))
+    torch.testing.assert_close(batch.next_obs[:, 0], torch.tensor([1.0, 3.0, 4.0, 5.0]))
+
+
+def test_non_finite_rows_name_dict_keys():
+    from rllib_sac_hybrid.replay import non_finite_rows
+
+    obs = {"pos": np.zeros((3, 2)), "goal": np.array([[0.0], [np.inf], [0.0]])}
+    data = {"obs": obs, "next_obs": obs, "reward": np.zeros(3), "action": np.zeros((3, 1))}
+    bad, fields = non_finite_rows(data)
+    assert bad.tolist() == [False, True, False]
+    assert set(fields) == {"obs/goal", "next_obs/goal"}

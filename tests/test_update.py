@@ -203,3 +203,42 @@ def test_policy_step_gives_each_optimizer_its_own_losss_gradient():
         torch.testing.assert_close(p.grad, g)
     torch.testing.assert_close(module.log_alpha.grad, alpha_grad)
     torch.testing.assert_close(metrics["temperature_loss"], temp_loss.detach())
+
+
+def test_non_finite_loss_skips_the_step_and_leaves_weights_and_adam_state_alone():
+    updater = make_updater()
+    module = updater.module
+    updater.critic_step(batch())  # Adam has state now
+    params = {n: p.detach().clone() for n, p in module.named_parameters()}
+    adam = {
+        n: {k: v.clone() for k, v in state.items()}
+        for opt in updater.optimizers.values()
+        for n, state in zip(range(10**6), opt.state.values())
+    }
+    poisoned = batch()._replace(reward=torch.full((8,), float("nan")))
+    metrics = updater.critic_step(poisoned)
+    assert metrics["critic_steps_skipped"].item() == 1.0
+    assert not torch.isfinite(metrics["critic_grad_norm"])
+    for name, p in module.named_parameters():
+        assert torch.equal(p, params[name]), name
+    after = {n: state for opt in updater.optimizers.values() for n, state in zip(range(10**6), opt.state.values())}
+    for n, state in adam.items():
+        for k, v in state.items():
+            assert torch.equal(after[n][k], v), (n, k)
+    # and the next finite batch steps normally
+    assert updater.critic_step(batch())["critic_steps_skipped"].item() == 0.0
+    assert any(not torch.equal(p, params[n]) for n, p in module.critic.named_parameters(prefix="critic"))
+
+
+def test_non_finite_policy_loss_is_skipped_too():
+    updater = make_updater()
+    module = updater.module
+    obs = batch().obs
+    obs[0, 0] = float("inf")
+    actor = [p.detach().clone() for p in module.actor.parameters()]
+    log_alpha = module.log_alpha.detach().clone()
+    metrics = updater.policy_step(obs)
+    assert metrics["actor_steps_skipped"].item() == 1.0
+    assert all(torch.equal(a, b) for a, b in zip(actor, module.actor.parameters()))
+    assert torch.equal(module.log_alpha, log_alpha) or metrics["temperature_steps_skipped"].item() == 0.0
+    assert torch.isfinite(module.log_alpha)
