@@ -13,6 +13,7 @@ from ray.rllib.utils.metrics import (
     ENV_RUNNER_SAMPLING_TIMER,
     LEARNER_RESULTS,
     LEARNER_UPDATE_TIMER,
+    NUM_ENV_STEPS_SAMPLED,
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
     SYNCH_WORKER_WEIGHTS_TIMER,
     TIMERS,
@@ -77,6 +78,19 @@ class HybridSAC(Algorithm):
             tensor.data = learner_tensors[name].data
         return True
 
+    def restore_env_runners(self, env_runner_group) -> list[int]:
+        """RLlib's restart of failed EnvRunners, then the learner's newest weights to them.
+
+        RLlib hands restarted runners the local EnvRunner's state; with remote runners that
+        local module is not kept current (weights go from the learner straight to the runners).
+        """
+        restored = super().restore_env_runners(env_runner_group)
+        if restored and env_runner_group is self.env_runner_group:
+            env_runner_group.sync_weights(
+                from_worker_or_learner_group=self.learner_group, policies=[DEFAULT_MODULE_ID], inference_only=True
+            )
+        return restored
+
     def training_step(self) -> None:
         """One iteration's rounds, until its minimum time / env steps / trained steps are met.
 
@@ -111,7 +125,13 @@ class HybridSAC(Algorithm):
         transitions = concat_transitions(
             [self._checked_transitions(worker_index, episodes) for worker_index, episodes in samples]
         )
-        num_new = len(transitions["reward"]) if transitions else 0
+        num_new = sum(sum(len(episode) for episode in episodes) for _, episodes in samples)
+        # Counted here, from what arrived: a runner that fails before the iteration's metrics are
+        # fetched would otherwise take its steps' count with it (its transitions are stored).
+        self.metrics.log_value((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED), num_new, reduce="sum")
+        self.metrics.log_value(
+            (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), num_new, reduce="lifetime_sum", with_throughput=True
+        )
         learning = sampled_lifetime + num_new >= config.num_random_steps
         num_updates = num_new if learning else 0
         timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: sampled_lifetime + num_new}
@@ -189,6 +209,9 @@ class HybridSAC(Algorithm):
             )
         else:
             runner_metrics = [group.local_env_runner.get_metrics()]
+        for metrics in runner_metrics:  # env steps are counted by what arrived (see _round)
+            for key in (NUM_ENV_STEPS_SAMPLED, NUM_ENV_STEPS_SAMPLED_LIFETIME):
+                metrics.pop(key, None)
         self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
         learner_metrics = self.learner_group.foreach_learner(lambda learner: learner.reduce_metrics())
         self.metrics.aggregate(_all_results(learner_metrics), key=LEARNER_RESULTS)

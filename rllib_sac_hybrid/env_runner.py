@@ -48,7 +48,14 @@ class HybridSACEnvRunner(SingleAgentEnvRunner):
     def set_state(self, state: dict) -> None:
         super().set_state(state)
         env_state = state.get(COMPONENT_ENV_STATE)
-        if env_state is not None and self.env is not None and env_state.get("env") is not None:
+        if (
+            env_state is not None
+            and self.env is not None
+            and env_state.get("env") is not None
+            # RLlib also pushes the local runner's state into restarted remote runners: an env is
+            # only ever restored into the runner it was saved from.
+            and env_state.get("worker_index") == self.worker_index
+        ):
             self._set_env_state(env_state)
 
     def _env_state(self) -> dict:
@@ -67,7 +74,13 @@ class HybridSACEnvRunner(SingleAgentEnvRunner):
         except Exception as error:  # e.g. an env holding a hardware handle or a GL context
             logger.warning("HybridSACEnvRunner: env not picklable (%s); a restore starts new episodes.", error)
             env = episodes = None
-        return {"env": env, "episodes": episodes, "needs_initial_reset": self._needs_initial_reset, "rng": rng_state()}
+        return {
+            "worker_index": self.worker_index,
+            "env": env,
+            "episodes": episodes,
+            "needs_initial_reset": self._needs_initial_reset,
+            "rng": rng_state(),
+        }
 
     def _set_env_state(self, state: dict) -> None:
         from rllib_sac_hybrid.learner import set_rng_state
