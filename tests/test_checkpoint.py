@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import subprocess
 import sys
 import textwrap
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from ray.rllib.core import DEFAULT_MODULE_ID
@@ -132,3 +134,53 @@ def test_seeded_runs_are_reproducible(ray_session):
         runs.append([(summary(r), r["env_runners"].get("episode_return_mean")) for r in results])
     assert runs[0] == runs[1]
     assert runs[0][-1][1] is not None  # episodes finished, so returns were compared too
+
+
+class _CrashOnceEnv(gym.Env):
+    """Pendulum that raises once, mid-episode, on its 250th step; a marker file makes it once per test."""
+
+    def __init__(self, config=None):
+        self._env = gym.make("Pendulum-v1")
+        self.observation_space, self.action_space = self._env.observation_space, self._env.action_space
+        self._marker, self._steps = pathlib.Path(config["marker"]), 0
+
+    def reset(self, *, seed=None, options=None):
+        return self._env.reset(seed=seed, options=options)
+
+    def step(self, action):
+        self._steps += 1
+        if self._steps == 250 and not self._marker.exists():
+            self._marker.touch()
+            raise RuntimeError("injected trial crash")
+        return self._env.step(action)
+
+
+def test_crashed_tune_trial_resumes_with_counters_buffer_and_temperature(ray_session, tmp_path):
+    """A trial whose env raises at env step 250 fails; Tune restarts it from its last checkpoint
+    (iteration 2, 180 env steps) and it goes on from there: counters and replay continue where
+    they were instead of starting over, and the temperature has kept learning."""
+    from ray import tune
+
+    config = resume_config(temperature_lr=3e-3).environment(_CrashOnceEnv, env_config={"marker": str(tmp_path / "m")})
+    tuner = tune.Tuner(
+        "HybridSAC",
+        param_space=config,
+        run_config=tune.RunConfig(
+            stop={"training_iteration": 5},
+            storage_path=str(tmp_path),
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=1),
+            checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1),
+        ),
+    )
+    result = tuner.fit()[0]
+    assert (tmp_path / "m").exists() and result.error is None  # it crashed, and recovered
+    history = result.metrics_dataframe
+    steps = history["num_env_steps_sampled_lifetime"].tolist()
+    learner = result.metrics["learners"][DEFAULT_MODULE_ID]
+    # iterations 1-2 (180 steps), the crash in iteration 3, then 3-5 again from the checkpoint
+    assert steps[-1] == 450 and learner["replay_size"] == 450
+    # as uninterrupted: learning starts with the 3-step round that crosses num_random_steps=60
+    # (steps 58-60), then UTD 2 per env step
+    assert learner["num_critic_steps_lifetime"] == 2 * (450 - 57)
+    assert learner["temperature"] < 0.9  # kept learning from the restored log_alpha (starts at 1.0)
