@@ -103,7 +103,7 @@ def non_finite_rows(transitions: Mapping) -> tuple[np.ndarray, dict[str, np.ndar
         value = transitions[name]
         leaves = {f"{name}/{k}": v for k, v in value.items()} if isinstance(value, Mapping) else {name: value}
         for label, array in leaves.items():
-            array = np.asarray(array, dtype=np.float64).reshape(n, -1)
+            array = np.asarray(array).reshape(n, -1)  # isfinite works on any numeric dtype: no copy
             bad = ~np.isfinite(array).all(axis=1)
             if bad.any():
                 fields[label] = bad
