@@ -6,8 +6,9 @@ import logging
 import time
 
 import numpy as np
+import ray
 from ray.rllib.algorithms.algorithm import Algorithm
-from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
     ENV_RUNNER_SAMPLING_TIMER,
@@ -20,10 +21,12 @@ from ray.rllib.utils.metrics import (
 )
 
 from rllib_sac_hybrid.config import NON_FINITE_MODES, HybridSACConfig
+from rllib_sac_hybrid.env_runner import COMPONENT_ENV_STATE
 from rllib_sac_hybrid.replay import concat_transitions, drop_transitions, episodes_to_transitions, non_finite_rows
 
 logger = logging.getLogger(__name__)
 NUM_NON_FINITE_DROPPED = "num_non_finite_transitions_dropped"
+PROBE_TAG = "hybrid_sac_probe"  # pings to failed EnvRunners
 
 
 class HybridSAC(Algorithm):
@@ -56,6 +59,7 @@ class HybridSAC(Algorithm):
         self._observation_space, action_space = _first_result(spaces)
         self._action_layout = self.config.validate_action_space(action_space)
         self._runner_shares_weights = self._share_weights_with_local_env_runner()
+        self._next_probe_time = 0.0  # of failed EnvRunners (see restore_env_runners)
 
     def _share_weights_with_local_env_runner(self) -> bool:
         """With only a local EnvRunner and a local learner (one process), let the runner's module
@@ -79,16 +83,59 @@ class HybridSAC(Algorithm):
         return True
 
     def restore_env_runners(self, env_runner_group) -> list[int]:
-        """RLlib's restart of failed EnvRunners, then the learner's newest weights to them.
+        """Bring restarted EnvRunners back into the rounds without waiting for them; give them the
+        learner's newest weights.
 
-        RLlib hands restarted runners the local EnvRunner's state; with remote runners that
-        local module is not kept current (weights go from the learner straight to the runners).
+        RLlib pings failed runners before every ``training_step`` and waits up to
+        ``env_runner_health_probe_timeout_s`` (30 s) for the answer: a runner still restarting
+        stalls the healthy ones that long. Here (rounds loop inside ``training_step``, which calls
+        this every round) a failed runner gets one ping in flight at a time, and only pings that
+        came back are collected. Only while every runner is down does it wait, up to the probe
+        timeout, for the first one back: there is nothing to sample meanwhile. RLlib hands
+        restarted runners the local EnvRunner's state, whose weights are stale when the runners
+        are remote, so the learner's weights follow.
         """
-        restored = super().restore_env_runners(env_runner_group)
-        if restored and env_runner_group is self.env_runner_group:
-            env_runner_group.sync_weights(
-                from_worker_or_learner_group=self.learner_group, policies=[DEFAULT_MODULE_ID], inference_only=True
+        group = env_runner_group
+        if group is not self.env_runner_group or not self.config.is_online or group.num_remote_env_runners() == 0:
+            return super().restore_env_runners(group)
+        manager = group._worker_manager  # RLlib lists healthy runners only
+        failed = [i for i in manager.actor_ids() if not manager.is_actor_healthy(i)]
+        if not failed:
+            return []
+        # Only while every runner is down, wait (up to the probe timeout) for the first one back.
+        wait_s = self.config.env_runner_health_probe_timeout_s if len(failed) == group.num_remote_env_runners() else 0.0
+        deadline = time.monotonic() + wait_s
+        while True:
+            if time.monotonic() >= self._next_probe_time:
+                # One ping in flight per failed runner; a ping to a runner still restarting fails at
+                # once (and is logged by RLlib), hence at most one round of pings per second.
+                self._next_probe_time = time.monotonic() + 1.0
+                group.foreach_env_runner_async(
+                    lambda runner: runner.ping(), tag=PROBE_TAG, healthy_only=False, remote_worker_ids=failed
+                )
+            answers = group.fetch_ready_async_reqs(tags=PROBE_TAG, timeout_seconds=0.0, mark_healthy=True)
+            restored = [index for index, _ in answers]
+            if restored or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        if not restored:
+            return []
+        self._counters["total_num_restored_workers"] += len(restored)
+        local = group.local_env_runner
+        if local is not None:  # connector states, as RLlib does (not the local runner's envs or stale weights)
+            state_ref = ray.put(local.get_state(not_components=[COMPONENT_ENV_STATE, COMPONENT_RL_MODULE]))
+            group.foreach_env_runner(
+                lambda runner, _ref=state_ref: runner.set_state(ray.get(_ref)),
+                remote_worker_ids=restored,
+                local_env_runner=False,
+                timeout_seconds=self.config.env_runner_restore_timeout_s,
             )
+        group.sync_weights(
+            from_worker_or_learner_group=self.learner_group,
+            policies=[DEFAULT_MODULE_ID],
+            to_worker_indices=restored,
+            inference_only=True,
+        )
         return restored
 
     def training_step(self) -> None:
@@ -105,6 +152,12 @@ class HybridSAC(Algorithm):
         sampled = trained = 0
         try:
             while True:
+                if sampled:  # RLlib did it before the first round
+                    restored = self.restore_env_runners(self.env_runner_group)
+                    if restored:
+                        self._make_on_env_runners_recreated_callbacks(
+                            config=config, env_runner_group=self.env_runner_group, restored_env_runner_indices=restored
+                        )
                 new_sampled, new_trained = self._round(sampled_before + sampled)
                 sampled += new_sampled
                 trained += new_trained
@@ -121,7 +174,7 @@ class HybridSAC(Algorithm):
         """Sample, store, one UTD round, weights to the EnvRunners. Returns (env steps sampled, rows trained)."""
         config = self.config
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            samples = self._sample(random_actions=sampled_lifetime < config.num_random_steps)
+            samples = self._sample(sampled_lifetime, random_actions=sampled_lifetime < config.num_random_steps)
         transitions = concat_transitions(
             [self._checked_transitions(worker_index, episodes) for worker_index, episodes in samples]
         )
@@ -152,17 +205,21 @@ class HybridSAC(Algorithm):
                 )
         return num_new, num_updates * config.utd_ratio * config.train_batch_size_per_learner
 
-    def _sample(self, random_actions: bool) -> list[tuple[int, list]]:
+    def _sample(self, sampled_lifetime: int, random_actions: bool) -> list[tuple[int, list]]:
         """(worker index, episode chunks) of each EnvRunner that returned in time.
 
         Like RLlib's ``synchronous_parallel_sample`` (remote runners if any, else the local one),
-        but keeping track of which runner sent what, for error messages.
+        but keeping track of which runner sent what, for error messages. Each runner first learns
+        the env steps sampled so far by all runners: its module's schedules (the discrete part's
+        epsilon) run on that count, which RLlib would otherwise only send with connector states.
         """
         group = self.env_runner_group
         if group.num_remote_env_runners() == 0:
-            return [(0, group.local_env_runner.sample(random_actions=random_actions))]
+            runner = group.local_env_runner
+            runner.num_env_steps_sampled_lifetime = sampled_lifetime
+            return [(0, runner.sample(random_actions=random_actions))]
         results = group.foreach_env_runner(
-            lambda runner: (runner.worker_index, runner.sample(random_actions=random_actions)),
+            lambda runner: _sample_at(runner, sampled_lifetime, random_actions),
             local_env_runner=False,
             timeout_seconds=self.config.sample_timeout_s,
         )
@@ -215,6 +272,11 @@ class HybridSAC(Algorithm):
         self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
         learner_metrics = self.learner_group.foreach_learner(lambda learner: learner.reduce_metrics())
         self.metrics.aggregate(_all_results(learner_metrics), key=LEARNER_RESULTS)
+
+
+def _sample_at(runner, sampled_lifetime: int, random_actions: bool) -> tuple[int, list]:
+    runner.num_env_steps_sampled_lifetime = sampled_lifetime
+    return runner.worker_index, runner.sample(random_actions=random_actions)
 
 
 def _all_results(results) -> list:

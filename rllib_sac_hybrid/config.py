@@ -153,6 +153,9 @@ class HybridSACConfig(AlgorithmConfig):
         self.callbacks_class = SuccessRateCallback
         # Sets torch threads in remote EnvRunners (env_runner_torch_threads).
         self.env_runner_cls = HybridSACEnvRunner
+        # A failing EnvRunner waits this long before it exits and Ray restarts it. Rounds are
+        # synchronous: RLlib's 60 s would hold every round that long waiting for its last sample.
+        self.delay_between_env_runner_restarts_s = 1.0
 
     def training(self, *, gamma: float | None = NotProvided, **kwargs) -> HybridSACConfig:
         """Sets training settings: every HybridSAC setting (see the class docstring) and RLlib's."""

@@ -274,3 +274,58 @@ def _assert_same(a, b):
             np.testing.assert_array_equal(a[k], b[k])
     else:
         np.testing.assert_array_equal(a, b)
+
+
+class _EpsilonRecorder:
+    """Wraps a module's epsilon schedule, keeping each env-step count it was asked about."""
+
+    def __init__(self, module):
+        self.schedule, self.steps = module.epsilon, []
+
+    def __call__(self, t):
+        self.steps.append(t)
+        return self.schedule(t)
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_epsilon_runs_on_the_env_steps_sampled_so_far(ray_session, remote):
+    """The EnvRunners' epsilon schedule sees every round's env-step count, not one per iteration
+    (RLlib only syncs the count with the connector states after an iteration)."""
+    from ray.rllib.core import DEFAULT_MODULE_ID
+
+    from rllib_sac_hybrid.envs import PICK_PLACE_ID
+    from tests.conftest import TINY_NETS
+
+    config = (
+        HybridSACConfig()
+        .environment(PICK_PLACE_ID)
+        .training(**TINY_NETS, num_random_steps=20, train_batch_size_per_learner=16, epsilon_decay_steps=100)
+        .env_runners(num_env_runners=int(remote), rollout_fragment_length=4)
+        .reporting(min_sample_timesteps_per_iteration=200)
+        .debugging(seed=0)
+    )
+    algo = config.build_algo()
+    try:
+        if remote:
+            algo.env_runner_group.foreach_env_runner(
+                lambda runner: setattr(runner, "_recorder", _EpsilonRecorder(runner.module))
+                or setattr(runner.module, "epsilon", runner._recorder),
+                local_env_runner=False,
+            )
+        else:
+            recorder = _EpsilonRecorder(algo.env_runner.module)
+            algo.env_runner.module.epsilon = recorder
+        sampled = algo.train()["num_env_steps_sampled_lifetime"]
+        if remote:
+            (steps,) = algo.env_runner_group.foreach_env_runner(
+                lambda runner: runner._recorder.steps, local_env_runner=False
+            )
+        else:
+            steps = recorder.steps
+        assert algo.learner_group._learner.module[DEFAULT_MODULE_ID].has_discrete_critic
+    finally:
+        algo.stop()
+    # Each exploring env step after the random warm-up asks with the count of all steps sampled
+    # before it (a vector env's auto-reset step asks again with the same count).
+    assert steps == sorted(steps)
+    assert sorted(set(steps)) == list(range(20, int(sampled)))
