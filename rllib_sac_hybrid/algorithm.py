@@ -227,7 +227,8 @@ class HybridSAC(Algorithm):
             logger.warning(
                 "HybridSAC: no EnvRunner returned samples this round (failed or slower than sample_timeout_s)."
             )
-        return results
+        # In runner order, not arrival order: a seeded run then fills its replay the same way each time.
+        return sorted(results, key=lambda result: result[0])
 
     def _checked_transitions(self, worker_index: int, episodes: list) -> dict:
         """One runner's episode chunks as transitions; non-finite ones raise or are dropped."""

@@ -122,13 +122,16 @@ def test_checkpoint_holds_replay_counters_and_rng_unless_replay_is_off(ray_sessi
     assert HYBRID_SAC_DEFAULTS["checkpoint_replay"] is True
 
 
-def test_seeded_runs_are_reproducible(ray_session):
-    """Same seed, same losses, temperatures and returns - random warm-up actions included."""
+@pytest.mark.parametrize("num_env_runners", [0, 2])
+def test_seeded_runs_are_reproducible(ray_session, num_env_runners):
+    """Same seed, same losses, temperatures and returns - random warm-up actions included, and with
+    remote EnvRunners whose samples arrive in any order."""
     runs = []
     for _ in range(2):
-        algo = resume_config(num_random_steps=100).build_algo()
-        try:
-            results = [algo.train() for _ in range(3)]
+        config = resume_config(num_random_steps=100).env_runners(num_env_runners=num_env_runners)
+        algo = config.build_algo()
+        try:  # enough iterations for each runner to finish a 200-step episode
+            results = [algo.train() for _ in range(3 if num_env_runners == 0 else 5)]
         finally:
             algo.stop()
         runs.append([(summary(r), r["env_runners"].get("episode_return_mean")) for r in results])
