@@ -82,12 +82,7 @@ class HybridSACTorchLearner(TorchLearner):
     def configure_optimizers_for_module(self, module_id: ModuleID, config=None) -> None:
         """One Adam per parameter group; each parameter belongs to exactly one of them."""
         module = self.module[module_id].unwrapped()
-        lrs = {
-            "critic": config.critic_lr,
-            "actor": config.actor_lr,
-            "temperature": config.temperature_lr,
-            "discrete_critic": config.discrete_critic_lr,
-        }
+        lrs = _learning_rates(config)
         for name, params in param_groups(module).items():
             self.register_optimizer(
                 module_id=module_id,
@@ -115,7 +110,15 @@ class HybridSACTorchLearner(TorchLearner):
         return state
 
     def set_state(self, state: dict) -> None:
+        """RLlib's learner state, then ours; the learning rates stay those of this learner's config
+        (an optimizer's saved state carries the old ones: Tune's PBT restores a checkpoint into a
+        trial whose config has new learning rates)."""
         super().set_state(state)
+        for module_id in self._updaters:
+            lrs = _learning_rates(self.config.get_config_for_module(module_id))
+            for name, optimizer in self._updaters[module_id].optimizers.items():
+                for group in optimizer.param_groups:
+                    group["lr"] = lrs[name]
         ours = state.get(COMPONENT_HYBRID_SAC)
         if ours is None:
             return
@@ -271,3 +274,13 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
+
+
+def _learning_rates(config) -> dict[str, float]:
+    """Adam learning rate of each parameter group."""
+    return {
+        "critic": config.critic_lr,
+        "actor": config.actor_lr,
+        "temperature": config.temperature_lr,
+        "discrete_critic": config.discrete_critic_lr,
+    }

@@ -187,3 +187,27 @@ def test_crashed_tune_trial_resumes_with_counters_buffer_and_temperature(ray_ses
     # (steps 58-60), then UTD 2 per env step
     assert learner["num_critic_steps_lifetime"] == 2 * (450 - 57)
     assert learner["temperature"] < 0.9  # kept learning from the restored log_alpha (starts at 1.0)
+
+
+def test_restored_optimizers_take_the_learning_rates_of_the_new_config(ray_session, tmp_path):
+    """Tune's PBT restores a good trial's checkpoint into a trial with new learning rates: the
+    optimizers keep their Adam moments but step with the new rates (the saved state holds the old)."""
+    algo = resume_config(actor_lr=1e-3, critic_lr=1e-3).build_algo()
+    try:
+        algo.train()
+        algo.save_to_path(str(tmp_path))
+    finally:
+        algo.stop()
+    algo = resume_config(actor_lr=5e-4, critic_lr=2e-4).build_algo()
+    try:
+        algo.restore_from_path(str(tmp_path))
+        learner = algo.learner_group._learner
+        for name, lr in (("actor", 5e-4), ("critic", 2e-4), ("temperature", 3e-4)):
+            optimizer = learner.get_optimizer(DEFAULT_MODULE_ID, name)
+            assert optimizer.param_groups[0]["lr"] == lr
+            assert all(float(state["step"]) > 0 for state in optimizer.state.values())  # moments restored
+        assert learner.updater(DEFAULT_MODULE_ID).optimizers["actor"] is learner.get_optimizer(
+            DEFAULT_MODULE_ID, "actor"
+        )
+    finally:
+        algo.stop()
