@@ -12,6 +12,10 @@ from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
     ENV_RUNNER_SAMPLING_TIMER,
+    EPISODE_RETURN_MAX,
+    EPISODE_RETURN_MEAN,
+    EPISODE_RETURN_MIN,
+    EVALUATION_RESULTS,
     LEARNER_RESULTS,
     LEARNER_UPDATE_TIMER,
     NUM_ENV_STEPS_SAMPLED,
@@ -60,6 +64,7 @@ class HybridSAC(Algorithm):
         self._action_layout = self.config.validate_action_space(action_space)
         self._runner_shares_weights = self._share_weights_with_local_env_runner()
         self._next_probe_time = 0.0  # of failed EnvRunners (see restore_env_runners)
+        self._last_evaluation_return = float("nan")  # see step
 
     def _share_weights_with_local_env_runner(self) -> bool:
         """With only a local EnvRunner and a local learner (one process), let the runner's module
@@ -81,6 +86,24 @@ class HybridSAC(Algorithm):
         for name, tensor in runner_tensors:
             tensor.data = learner_tensors[name].data
         return True
+
+    def step(self) -> dict:
+        """RLlib's iteration, whose results always hold the episode-return metrics a Tune search
+        or scheduler may watch: NaN until a first episode has ended (Tune's strict metric check
+        would otherwise fail a trial whose first iteration ends none; ASHA and the searchers skip
+        NaN). Evaluation returns carry over between evaluation iterations."""
+        result = super().step()
+        runners = result.setdefault(ENV_RUNNER_RESULTS, {})
+        for key in (EPISODE_RETURN_MEAN, EPISODE_RETURN_MIN, EPISODE_RETURN_MAX):
+            runners.setdefault(key, float("nan"))
+        if self.config.evaluation_interval:
+            evaluation = result.get(EVALUATION_RESULTS, {}).get(ENV_RUNNER_RESULTS, {})
+            if EPISODE_RETURN_MEAN in evaluation:
+                self._last_evaluation_return = evaluation[EPISODE_RETURN_MEAN]
+            result.setdefault(EVALUATION_RESULTS, {}).setdefault(ENV_RUNNER_RESULTS, {}).setdefault(
+                EPISODE_RETURN_MEAN, self._last_evaluation_return
+            )
+        return result
 
     def restore_env_runners(self, env_runner_group) -> list[int]:
         """Bring restarted EnvRunners back into the rounds without waiting for them; give them the

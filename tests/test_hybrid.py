@@ -308,8 +308,10 @@ def test_epsilon_runs_on_the_env_steps_sampled_so_far(ray_session, remote):
     try:
         if remote:
             algo.env_runner_group.foreach_env_runner(
-                lambda runner: setattr(runner, "_recorder", _EpsilonRecorder(runner.module))
-                or setattr(runner.module, "epsilon", runner._recorder),
+                lambda runner: (
+                    setattr(runner, "_recorder", _EpsilonRecorder(runner.module))
+                    or setattr(runner.module, "epsilon", runner._recorder)
+                ),
                 local_env_runner=False,
             )
         else:
