@@ -10,14 +10,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# The pinned CPU build first: a bare `torch` requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test,bench]"
+	$(PY) -m pip install --quiet -e ".[test,bench,tune,optuna]"
 	touch $@
 
 demo: $(VENV)/.installed
 	$(PY) -m rllib_sac_hybrid.demo
 
 test: $(VENV)/.installed
-	$(PY) -m ruff check rllib_sac_hybrid tests benchmarks
+	$(PY) -m ruff check rllib_sac_hybrid tuning tests benchmarks
 	$(PY) -m pytest -q --durations=10 tests
 
 bench-pendulum: $(VENV)/.installed

@@ -20,8 +20,9 @@ import torch
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.core import DEFAULT_MODULE_ID
 
+from rllib_sac_hybrid.envs import PICK_PLACE_ID
 from tuning.space import SearchSpace
-from tuning.sweep import SweepSettings, parse_args, run_sweep
+from tuning.sweep import SweepSettings, base_config, concurrency, parse_args, run_sweep, trial_cpus
 
 TINY = {
     "encoder_latent_dim": 8,
@@ -56,8 +57,9 @@ def test_tiny_sweep_writes_table_plots_and_a_best_checkpoint_that_acts(ray_sessi
     assert all(name in table for name in swept)
     assert table["temperature_init"].nunique() == 2  # two samples of the space
     assert all(1e-3 <= v <= 1.0 for v in table["temperature_init"])
-    best = table["best_return"].to_numpy()
-    assert np.isfinite(best).all() and list(best) == sorted(best, reverse=True)
+    final = table["last_return"].to_numpy()
+    assert np.isfinite(final).all() and list(final) == sorted(final, reverse=True)
+    assert (table["best_return"] >= table["last_return"]).all()
     for name in ("learning_curves.png", "return_vs_params.png"):
         assert (folder / name).stat().st_size > 10_000
     checkpoint = (folder / "best_checkpoint.txt").read_text().strip()
@@ -84,6 +86,7 @@ def test_optuna_search_and_pbt_run(ray_session, tmp_path, search, scheduler):
     pytest.importorskip("optuna") if search == "optuna" else None
     settings = tiny_settings(
         tmp_path,
+        env=PICK_PLACE_ID if search == "optuna" else "Pendulum-v1",  # the built-in hybrid task too
         search=search,
         scheduler=scheduler,
         space=SearchSpace(
@@ -100,7 +103,7 @@ def test_optuna_search_and_pbt_run(ray_session, tmp_path, search, scheduler):
     assert report.metric == (
         "evaluation/env_runners/episode_return_mean" if search == "optuna" else "env_runners/episode_return_mean"
     )
-    assert math.isfinite(table["best_return"][0]) and report.best_checkpoint
+    assert math.isfinite(table["last_return"][0]) and report.best_checkpoint
 
 
 @pytest.mark.parametrize(
@@ -185,3 +188,13 @@ def test_interrupted_sweep_resumes(tmp_path):
     for progress in (tmp_path / "cut").glob("*/result.json"):  # each trial went on from a checkpoint
         iterations = [json.loads(line)["training_iteration"] for line in progress.read_text().splitlines()]
         assert iterations.count(1) == 1 and iterations[-1] == 15
+
+
+@pytest.mark.parametrize("runners, cpus_per_trial, at_a_time", [(0, 1, 2), (1, 2, 1)])
+def test_concurrency_follows_ray_cpus_and_trial_config(ray_session, tmp_path, runners, cpus_per_trial, at_a_time):
+    """On the 2-CPU test cluster: 2 trials at a time with local sampling, 1 with a remote EnvRunner each."""
+    settings = tiny_settings(tmp_path, num_env_runners=runners)
+    config = base_config(settings)
+    assert trial_cpus(config) == cpus_per_trial
+    assert concurrency(settings, config) == at_a_time
+    assert concurrency(dataclasses.replace(settings, max_concurrent=5), config) == 5

@@ -31,7 +31,7 @@ class SweepReport:
         ):
             shown = self.table.drop(columns=["checkpoint"]).head(rows).to_string(index=False)
         lines = [
-            f"Trials, best first by best {self.metric}:",
+            f"Trials, best first by last_return (the trial's final {self.metric}; best_return: its highest):",
             shown,
             f"table: {self.csv_path}",
             f"best checkpoint: {self.best_checkpoint or 'none (no trial reported a finite return)'}",
@@ -60,8 +60,8 @@ def write_report(results: ResultGrid, experiment_dir: Path, metric: str, swept: 
                 "trial": trial_id,
                 "status": "ERROR" if result.error is not None else "done",
                 **{name: result.config.get(name) for name in swept},
-                "best_return": float(finite.max()) if len(finite) else math.nan,
                 "last_return": float(returns[-1]) if len(returns) else math.nan,
+                "best_return": float(finite.max()) if len(finite) else math.nan,
                 "env_steps": int(steps[-1]) if len(steps) else 0,
                 "iterations": int(_column(history, "training_iteration").max(initial=0)),
                 "checkpoint": checkpoint,
@@ -69,11 +69,11 @@ def write_report(results: ResultGrid, experiment_dir: Path, metric: str, swept: 
         )
     table = pd.DataFrame(rows)
     if len(table):
-        table = table.sort_values("best_return", ascending=False, na_position="last").reset_index(drop=True)
+        table = table.sort_values("last_return", ascending=False, na_position="last").reset_index(drop=True)
     csv_path = experiment_dir / "results.csv"
     table.to_csv(csv_path, index=False)
-    best_checkpoint = next(
-        (c for c, r in zip(table.get("checkpoint", []), table.get("best_return", [])) if c and np.isfinite(r)), None
+    best_checkpoint = next(  # of the best trial: its checkpoint with the highest metric
+        (c for c, r in zip(table.get("checkpoint", []), table.get("last_return", [])) if c and np.isfinite(r)), None
     )
     (experiment_dir / "best_checkpoint.txt").write_text(f"{best_checkpoint or ''}\n")
     plots = [
@@ -106,7 +106,7 @@ def plot_learning_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], metri
 
 
 def plot_return_vs_params(table: pd.DataFrame, swept: list[str], metric: str, path: Path) -> Path:
-    """Each trial's best return against each swept setting (log axis for the log-uniform ones)."""
+    """Each trial's final return against each swept setting (log axis for the log-uniform ones)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,15 +117,15 @@ def plot_return_vs_params(table: pd.DataFrame, swept: list[str], metric: str, pa
     for ax, name in zip(axes[0], names):
         if name in table:
             values = pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=float)
-            returns = table["best_return"].to_numpy(dtype=float)
+            returns = table["last_return"].to_numpy(dtype=float)
             ax.scatter(values, returns)
             positive = values[np.isfinite(values)]
             if len(positive) and positive.min() > 0 and positive.max() / positive.min() > 20:
                 ax.set_xscale("log")
         ax.set_xlabel(name)
-        ax.set_ylabel(f"best {metric.rsplit('/', 1)[-1]}")
+        ax.set_ylabel(f"final {metric.rsplit('/', 1)[-1]}")
         ax.grid(alpha=0.3)
-    fig.suptitle("Best return of each trial against the swept settings")
+    fig.suptitle("Final return of each trial against the swept settings (early-stopped trials: at their stop)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib
 import json
 import logging
 import math
@@ -156,10 +157,16 @@ def make_scheduler(settings: SweepSettings):
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, PopulationBasedTraining
 
     if settings.scheduler == "asha":
+        # The first rung comes well after the random warm-up: before it, every trial's return is
+        # that of the same random actions.
+        warm_up = int(settings.fixed.get("num_random_steps", HYBRID_SAC_DEFAULTS["num_random_steps"]))
         return ASHAScheduler(
             time_attr=ENV_STEPS,
             max_t=settings.max_env_steps,
-            grace_period=max(settings.steps_per_iteration, settings.max_env_steps // 8),
+            grace_period=min(
+                settings.max_env_steps,
+                max(settings.steps_per_iteration, settings.max_env_steps // 4, 2 * warm_up),
+            ),
             reduction_factor=2,
         )
     interval = max(settings.steps_per_iteration, settings.max_env_steps // 5)
@@ -348,8 +355,11 @@ def _check_env(env: Any) -> None:
     if _global_registry.contains(ENV_CREATOR, env):
         return
     try:
-        gym.spec(env)
-    except gym.error.Error as error:
+        module, sep, env_id = env.partition(":")
+        if sep:  # gymnasium's "module:Id": the module registers Id when imported (as gym.make does)
+            importlib.import_module(module)
+        gym.spec(env_id if sep else env)
+    except (gym.error.Error, ImportError) as error:
         raise ValueError(
             f"--env {env!r} is not registered ({type(error).__name__}: {error}). Allowed: a gymnasium id "
             "(e.g. Pendulum-v1, rllib_sac_hybrid/PickPlace-v0, rllib_sac_hybrid/GymHilPickCube-v0, or "
