@@ -165,7 +165,10 @@ def test_interrupted_sweep_resumes(tmp_path):
         *TINY_ARGS,
     ]
     env = {**os.environ, "RAY_ADDRESS": "local", "PYTHONPATH": str(Path(__file__).parents[1])}
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The first run fixes temperature_lr; --resume alone must continue the sweep it saved.
+    process = subprocess.Popen(
+        [*args, "--temperature-lr", "3e-4"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 240
         while not list((tmp_path / "cut").glob("*/checkpoint_000002")):
@@ -184,6 +187,7 @@ def test_interrupted_sweep_resumes(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     table = pd.read_csv(tmp_path / "cut" / "results.csv")
     assert len(table) == 2 and (table["env_steps"] == 1500).all()
+    assert "temperature_lr" not in table and "actor_lr" in table  # the saved search space
     assert (table["iterations"] == 15).all()
     for progress in (tmp_path / "cut").glob("*/result.json"):  # each trial went on from a checkpoint
         iterations = [json.loads(line)["training_iteration"] for line in progress.read_text().splitlines()]

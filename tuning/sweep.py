@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import importlib
 import json
 import logging
@@ -47,6 +48,7 @@ EVAL_METRIC = "evaluation/env_runners/episode_return_mean"
 ENV_STEPS = "num_env_steps_sampled_lifetime"
 # Fixed settings a sweep may set besides HybridSAC's own (``--set name=value``).
 EXTRA_SETTABLE = ("train_batch_size_per_learner",)
+SETTINGS_FILE = "sweep_settings.json"  # in the experiment folder: what --resume continues
 
 
 @dataclass
@@ -212,15 +214,27 @@ def run_sweep(settings: SweepSettings) -> SweepReport:
     experiment_dir = storage / name
     if not ray.is_initialized():
         ray.init(include_dashboard=False)
+    settings_file = experiment_dir / SETTINGS_FILE
     if settings.resume:
         if not tune.Tuner.can_restore(str(experiment_dir)):
             raise ValueError(
                 f"--resume: no sweep to continue in {experiment_dir}; allowed: the --name and --storage-path "
                 "of an earlier sweep."
             )
+        if settings_file.exists():  # the report needs the sweep's own metric and search space
+            saved = json.loads(settings_file.read_text())
+            settings = dataclasses.replace(
+                settings,
+                evaluation_episodes=saved["evaluation_episodes"],
+                space=SearchSpace(
+                    ranges={k: tuple(v) for k, v in saved["space"]["ranges"].items()}, grids=saved["space"]["grids"]
+                ),
+            )
         logger.info("Continuing the sweep in %s", experiment_dir)
         tuner = tune.Tuner.restore(str(experiment_dir), trainable="HybridSAC", resume_errored=True)
     else:
+        experiment_dir.mkdir(parents=True, exist_ok=True)
+        settings_file.write_text(json.dumps(dataclasses.asdict(settings) | {"name": name}, indent=2, default=str))
         if settings.scheduler in ("pbt", "pb2") and settings.space.grids:
             logger.warning("PBT / PB2 keep the grid settings of the trial they copy; grids only seed the population.")
         # Only what differs from HybridSAC's defaults (each trial starts from those): Tune prints
