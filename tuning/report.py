@@ -17,7 +17,8 @@ ENV_STEPS = "num_env_steps_sampled_lifetime"
 
 @dataclass
 class SweepReport:
-    """The table (one row per trial, best first) and the files written next to it."""
+    """The table (one row per trial, best first: the longest-running trials, i.e. those an
+    early-stopping scheduler kept, then by final return) and the files written next to it."""
 
     table: pd.DataFrame
     metric: str
@@ -31,7 +32,8 @@ class SweepReport:
         ):
             shown = self.table.drop(columns=["checkpoint"]).head(rows).to_string(index=False)
         lines = [
-            f"Trials, best first by last_return (the trial's final {self.metric}; best_return: its highest):",
+            f"Trials, best first: longest-running (survived early stopping), then by last_return (the "
+            f"trial's final {self.metric}; best_return: its highest):",
             shown,
             f"table: {self.csv_path}",
             f"best checkpoint: {self.best_checkpoint or 'none (no trial reported a finite return)'}",
@@ -69,7 +71,11 @@ def write_report(results: ResultGrid, experiment_dir: Path, metric: str, swept: 
         )
     table = pd.DataFrame(rows)
     if len(table):
-        table = table.sort_values("last_return", ascending=False, na_position="last").reset_index(drop=True)
+        # Trials that ran longest first (an early-stopping scheduler judged the others worse at a
+        # rung), then by final return: final returns at different env steps do not compare.
+        table = table.sort_values(
+            ["env_steps", "last_return"], ascending=[False, False], na_position="last"
+        ).reset_index(drop=True)
     csv_path = experiment_dir / "results.csv"
     table.to_csv(csv_path, index=False)
     best_checkpoint = next(  # of the best trial: its checkpoint with the highest metric
