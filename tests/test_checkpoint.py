@@ -134,9 +134,14 @@ def test_seeded_runs_are_reproducible(ray_session, num_env_runners):
             results = [algo.train() for _ in range(3 if num_env_runners == 0 else 5)]
         finally:
             algo.stop()
-        runs.append([(summary(r), r["env_runners"].get("episode_return_mean")) for r in results])
+        runs.append([(summary(r), _finite_or_none(r["env_runners"]["episode_return_mean"])) for r in results])
     assert runs[0] == runs[1]
     assert runs[0][-1][1] is not None  # episodes finished, so returns were compared too
+
+
+def _finite_or_none(value: float) -> float | None:
+    """Episode returns are NaN until an episode ends (and NaN != NaN)."""
+    return None if np.isnan(value) else float(value)
 
 
 class _CrashOnceEnv(gym.Env):

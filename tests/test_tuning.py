@@ -22,7 +22,14 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 
 from rllib_sac_hybrid.envs import PICK_PLACE_ID
 from tuning.space import SearchSpace
-from tuning.sweep import SweepSettings, base_config, concurrency, parse_args, run_sweep, trial_cpus
+from tuning.sweep import (
+    SweepSettings,
+    base_config,
+    concurrency,
+    parse_args,
+    run_sweep,
+    trial_cpus,
+)
 
 TINY = {
     "encoder_latent_dim": 8,
@@ -81,9 +88,9 @@ def test_tiny_sweep_writes_table_plots_and_a_best_checkpoint_that_acts(ray_sessi
         algo.stop()
 
 
-@pytest.mark.parametrize("search, scheduler", [("optuna", "fifo"), ("random", "pbt")])
+@pytest.mark.parametrize("search, scheduler", [("optuna", "fifo"), ("random", "pbt"), ("random", "pb2")])
 def test_optuna_search_and_pbt_run(ray_session, tmp_path, search, scheduler):
-    pytest.importorskip("optuna") if search == "optuna" else None
+    pytest.importorskip({"optuna": "optuna", "random": "sklearn" if scheduler == "pb2" else "ray"}[search])
     settings = tiny_settings(
         tmp_path,
         env=PICK_PLACE_ID if search == "optuna" else "Pendulum-v1",  # the built-in hybrid task too

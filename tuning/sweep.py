@@ -179,14 +179,15 @@ def make_scheduler(settings: SweepSettings):
             hyperparam_mutations=settings.space.mutations(),
         )
     if settings.scheduler == "pb2":
+        from ray.tune.schedulers.pb2 import PB2
+
         try:
-            from ray.tune.schedulers.pb2 import PB2
-        except ImportError as error:
+            return PB2(time_attr=ENV_STEPS, perturbation_interval=interval, hyperparam_bounds=settings.space.bounds())
+        except RuntimeError as error:  # raised without scikit-learn, its Gaussian-process backend
             raise ImportError(
-                f"--scheduler pb2 needs GPy and scikit-learn ({error}); install them with "
-                "`pip install GPy scikit-learn`, or use --scheduler pbt."
+                f"--scheduler pb2 needs scikit-learn ({error}); install it with "
+                "`pip install 'rllib_sac_hybrid[pb2]'`, or use --scheduler pbt."
             ) from error
-        return PB2(time_attr=ENV_STEPS, perturbation_interval=interval, hyperparam_bounds=settings.space.bounds())
     return FIFOScheduler()
 
 
