@@ -31,6 +31,7 @@ from rllib_sac_hybrid.replay import concat_transitions, drop_transitions, episod
 logger = logging.getLogger(__name__)
 NUM_NON_FINITE_DROPPED = "num_non_finite_transitions_dropped"
 PROBE_TAG = "hybrid_sac_probe"  # pings to failed EnvRunners
+SAMPLE_TAG = "hybrid_sac_sample"  # asynchronous sample calls
 
 
 class HybridSAC(Algorithm):
@@ -65,6 +66,7 @@ class HybridSAC(Algorithm):
         self._runner_shares_weights = self._share_weights_with_local_env_runner()
         self._next_probe_time = 0.0  # of failed EnvRunners (see restore_env_runners)
         self._last_evaluation_return = float("nan")  # see step
+        self._rounds_since_push, self._last_push_time = 0, time.monotonic()  # see _weights_due
 
     def _share_weights_with_local_env_runner(self) -> bool:
         """With only a local EnvRunner and a local learner (one process), let the runner's module
@@ -220,13 +222,29 @@ class HybridSAC(Algorithm):
                 )
             )
         if num_updates > 0 and not self._runner_shares_weights:
-            with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
-                self.env_runner_group.sync_weights(
-                    from_worker_or_learner_group=self.learner_group,
-                    policies=[DEFAULT_MODULE_ID],
-                    inference_only=True,
-                )
+            self._rounds_since_push += 1
+            if self._weights_due():
+                with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+                    self.env_runner_group.sync_weights(
+                        from_worker_or_learner_group=self.learner_group,
+                        policies=[DEFAULT_MODULE_ID],
+                        inference_only=True,
+                    )  # not waited for: a runner applies them before its next queued sample call
+                self._rounds_since_push, self._last_push_time = 0, time.monotonic()
         return num_new, num_updates * config.utd_ratio * config.train_batch_size_per_learner
+
+    def _weights_due(self) -> bool:
+        """Synchronous: after every round. Asynchronous: every ``weights_push_every_rounds`` rounds
+        or ``weights_push_every_s`` seconds, whichever comes first."""
+        config = self.config
+        if not config.async_sampling:
+            return True
+        if self._rounds_since_push >= config.weights_push_every_rounds:
+            return True
+        return (
+            config.weights_push_every_s is not None
+            and time.monotonic() - self._last_push_time >= config.weights_push_every_s
+        )
 
     def _sample(self, sampled_lifetime: int, random_actions: bool) -> list[tuple[int, list]]:
         """(worker index, episode chunks) of each EnvRunner that returned in time.
@@ -241,6 +259,8 @@ class HybridSAC(Algorithm):
             runner = group.local_env_runner
             runner.num_env_steps_sampled_lifetime = sampled_lifetime
             return [(0, runner.sample(random_actions=random_actions))]
+        if self.config.async_sampling:
+            return self._sample_async(sampled_lifetime, random_actions)
         results = group.foreach_env_runner(
             lambda runner: _sample_at(runner, sampled_lifetime, random_actions),
             local_env_runner=False,
@@ -252,6 +272,31 @@ class HybridSAC(Algorithm):
             )
         # In runner order, not arrival order: a seeded run then fills its replay the same way each time.
         return sorted(results, key=lambda result: result[0])
+
+    def _sample_async(self, sampled_lifetime: int, random_actions: bool) -> list[tuple[int, list]]:
+        """Asynchronous sampling: every healthy runner keeps ``max_requests_in_flight_per_env_runner``
+        sample calls queued (2 by default), so it steps on - with the weights it has - while the
+        learner trains. Returns the samples that have arrived since the last round, waiting (up to
+        ``sample_timeout_s``) only until the first one does."""
+        group = self.env_runner_group
+
+        def top_up() -> None:  # RLlib sends at most one call per runner and request
+            while group.foreach_env_runner_async(
+                lambda runner: _sample_at(runner, sampled_lifetime, random_actions), tag=SAMPLE_TAG
+            ):
+                pass
+
+        top_up()
+        deadline = time.monotonic() + self.config.sample_timeout_s
+        while True:
+            results = group.fetch_ready_async_reqs(tags=SAMPLE_TAG, timeout_seconds=0.0)
+            if results or time.monotonic() >= deadline or group.num_healthy_remote_env_runners() == 0:
+                break
+            time.sleep(0.002)
+        top_up()  # refill the calls just answered before the learner trains
+        if not results:
+            logger.warning("HybridSAC: no EnvRunner returned samples within sample_timeout_s (async sampling).")
+        return sorted((result for _, result in results), key=lambda result: result[0])
 
     def _checked_transitions(self, worker_index: int, episodes: list) -> dict:
         """One runner's episode chunks as transitions; non-finite ones raise or are dropped."""

@@ -70,6 +70,10 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "torch_compile_mode": "max-autotune-no-cudagraphs",
     "learner_torch_threads": None,  # None: the CPUs Ray gave the learner's process (see learner_torch_threads)
     "env_runner_torch_threads": 1,
+    # Sampling: synchronous rounds (default) or runners that step on while the learner trains.
+    "async_sampling": False,
+    "weights_push_every_rounds": 1,  # async: new weights to the runners every this many rounds ...
+    "weights_push_every_s": None,  # ... or every this many seconds, whichever comes first
 }
 NON_FINITE_MODES = ("raise", "drop")
 TORCH_COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -131,6 +135,15 @@ class HybridSACConfig(AlgorithmConfig):
             plain driver process, all its cores (sampling and learning take turns).
         env_runner_torch_threads: torch threads of each remote EnvRunner (default 1: its forward
             pass is one small batch per env step).
+        async_sampling: False (default): each round waits for every runner's
+            ``rollout_fragment_length`` steps, then trains. True: remote runners (needs
+            ``num_env_runners >= 1``) keep ``max_requests_in_flight_per_env_runner`` sample calls
+            queued and step on with the weights they have while the learner trains (a robot at a
+            fixed control rate never stands still); each round stores what has arrived and runs
+            ``utd_ratio`` critic steps per env step received.
+        weights_push_every_rounds, weights_push_every_s: with async_sampling, new weights go to the
+            runners every this many learner rounds (default 1) or this many seconds (None: off),
+            whichever comes first.
     """
 
     def __init__(self, algo_class: type | None = None) -> None:
@@ -151,6 +164,8 @@ class HybridSACConfig(AlgorithmConfig):
         self.evaluation_config = {"explore": False}
         # Reports env_runners/episode_success_rate for envs that put "is_success" in info.
         self.callbacks_class = SuccessRateCallback
+        # Asynchronous sampling: a runner's next sample call waits queued behind the running one.
+        self.max_requests_in_flight_per_env_runner = 2
         # Sets torch threads in remote EnvRunners (env_runner_torch_threads).
         self.env_runner_cls = HybridSACEnvRunner
         # A failing EnvRunner waits this long before it exits and Ray restarts it. Rounds are
@@ -281,6 +296,20 @@ class HybridSACConfig(AlgorithmConfig):
         if self.learner_torch_threads is not None:
             _int_at_least("learner_torch_threads", self.learner_torch_threads, 1)
         _int_at_least("env_runner_torch_threads", self.env_runner_torch_threads, 1)
+        if not isinstance(self.async_sampling, bool):
+            raise ValueError(f"async_sampling={self.async_sampling!r} is invalid; allowed: True or False.")
+        if self.async_sampling and self.num_env_runners < 1 and not self.in_evaluation:  # evaluation: RLlib's own loop
+            raise ValueError(
+                f"async_sampling=True needs remote EnvRunners to step while the learner trains; "
+                f"num_env_runners={self.num_env_runners}, allowed: >= 1 (.env_runners(num_env_runners=...))."
+            )
+        _int_at_least("weights_push_every_rounds", self.weights_push_every_rounds, 1)
+        if self.weights_push_every_s is not None and (
+            not _real(self.weights_push_every_s) or not self.weights_push_every_s > 0
+        ):
+            raise ValueError(
+                f"weights_push_every_s={self.weights_push_every_s!r} is invalid; allowed: None or a number > 0."
+            )
         if self.normalize_actions or self.clip_actions:
             raise ValueError(
                 "normalize_actions / clip_actions must be False for HybridSAC: its module already "

@@ -53,6 +53,10 @@ BAD_SETTINGS = [
     ({"torch_compile_mode": "fast"}, "torch_compile_mode", "max-autotune-no-cudagraphs"),
     ({"learner_torch_threads": 0}, "learner_torch_threads", ">= 1"),
     ({"env_runner_torch_threads": 0}, "env_runner_torch_threads", ">= 1"),
+    ({"async_sampling": 1}, "async_sampling", "True or False"),
+    ({"async_sampling": True}, "num_env_runners=0", ">= 1"),  # no remote runner to step meanwhile
+    ({"weights_push_every_rounds": 0}, "weights_push_every_rounds", ">= 1"),
+    ({"weights_push_every_s": -1.0}, "weights_push_every_s", "None or a number > 0"),
 ]
 
 
@@ -113,9 +117,12 @@ def test_every_setting_has_a_training_setter():
         "non_finite_transitions": "drop",
         "learner_torch_threads": 2,
         "env_runner_torch_threads": 2,
+        "async_sampling": True,
+        "weights_push_every_rounds": 4,
+        "weights_push_every_s": 2.5,
     }
     assert set(values) == set(HYBRID_SAC_DEFAULTS)
-    config = HybridSACConfig().environment("Pendulum-v1").training(**values)
+    config = HybridSACConfig().environment("Pendulum-v1").env_runners(num_env_runners=1).training(**values)
     config.validate()
     for name, value in values.items():
         expected = tuple(value) if isinstance(value, list) else value

@@ -1,0 +1,46 @@
+"""Asynchronous sampling: runners step on while the learner trains; the UTD ratio holds against
+the env steps received; the runners' weights follow the learner's."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from ray.rllib.core import DEFAULT_MODULE_ID
+
+from tests.test_algorithm import small_config
+
+
+def _actor_weight(runner) -> torch.Tensor:
+    return runner.module.actor.mean.weight.detach().clone()
+
+
+def test_async_sampling_keeps_utd_against_steps_received_and_updates_runner_weights(ray_session):
+    utd = 3
+    config = (
+        small_config(utd_ratio=utd, num_random_steps=0, async_sampling=True, weights_push_every_rounds=2)
+        .env_runners(num_env_runners=1, rollout_fragment_length=4)
+        .reporting(min_sample_timesteps_per_iteration=200)
+    )
+    algo = config.build_algo()
+    try:
+        initial = algo.env_runner_group.foreach_env_runner(_actor_weight, local_env_runner=False)[0]
+        seen, rows = [], []
+        for _ in range(3):
+            result = algo.train()
+            learner = result["learners"][DEFAULT_MODULE_ID]
+            rows.append(
+                (result["num_env_steps_sampled_lifetime"], learner["replay_size"], learner["num_critic_steps_lifetime"])
+            )
+            seen.append(algo.env_runner_group.foreach_env_runner(_actor_weight, local_env_runner=False)[0])
+        learner_weight = algo.learner_group._learner.module[DEFAULT_MODULE_ID].actor.mean.weight.detach()
+    finally:
+        algo.stop()
+    for sampled, stored, critic_steps in rows:
+        assert stored == sampled  # every step received is stored ...
+        assert critic_steps == utd * sampled  # ... and trained on utd_ratio times (no warm-up here)
+    assert rows[-1][0] >= 600
+    # The runner acts with newer weights after each iteration, never ahead of the learner's.
+    for before, after in zip([initial, *seen], seen):
+        assert not torch.equal(before, after)
+    assert not torch.equal(seen[-1], initial)
+    assert np.isfinite(learner_weight.numpy()).all()
