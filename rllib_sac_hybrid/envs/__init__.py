@@ -2,6 +2,8 @@
 
 - ``rllib_sac_hybrid/PickPlace-v0``: planar pick-and-place, dense reward, Tuple(Box, Discrete) actions.
 - ``rllib_sac_hybrid/PickPlaceSparse-v0``: the same with a sparse (success-only) reward.
+- ``rllib_sac_hybrid/SimRobotPickPlace-v0``: pick-and-place behind a simulated robot link (10 Hz
+  control rate, latency jitter, disconnects, safe stops, interventions; see ``envs/sim_robot.py``).
 - ``rllib_sac_hybrid/GymHilPickCube-v0``: LeRobot's gym-hil Franka pick-cube with state
   observations (needs the ``gym-hil`` extra; see ``envs/gym_hil.py``).
 
@@ -17,6 +19,7 @@ from rllib_sac_hybrid.envs.pick_place import PickPlaceEnv
 
 PICK_PLACE_ID = "rllib_sac_hybrid/PickPlace-v0"
 PICK_PLACE_SPARSE_ID = "rllib_sac_hybrid/PickPlaceSparse-v0"
+SIM_ROBOT_ID = "rllib_sac_hybrid/SimRobotPickPlace-v0"
 
 
 def register_envs() -> None:
@@ -29,6 +32,10 @@ def register_envs() -> None:
         if env_id not in gym.registry:
             # Truncation is the env's own (max_episode_steps kwarg), so no TimeLimit wrapper here.
             gym.register(id=env_id, entry_point=entry_point, kwargs=kwargs, disable_env_checker=True)
+    if SIM_ROBOT_ID not in gym.registry:
+        gym.register(
+            id=SIM_ROBOT_ID, entry_point="rllib_sac_hybrid.envs.sim_robot:SimulatedRobotEnv", disable_env_checker=True
+        )
     if GYM_HIL_PICK_CUBE_ID not in gym.registry:  # gym-hil's own TimeLimit (100 steps) applies inside
         gym.register(
             id=GYM_HIL_PICK_CUBE_ID,
