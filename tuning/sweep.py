@@ -266,7 +266,8 @@ def run_sweep(settings: SweepSettings) -> SweepReport:
                 storage_path=str(storage),
                 stop={ENV_STEPS: settings.max_env_steps},
                 checkpoint_config=tune.CheckpointConfig(
-                    num_to_keep=2,
+                    # PBT restores from other trials' checkpoints: Tune warns to keep more than 2.
+                    num_to_keep=4 if settings.scheduler in ("pbt", "pb2") else 2,
                     checkpoint_score_attribute=settings.metric,
                     checkpoint_score_order="max",
                     checkpoint_frequency=max(1, settings.max_env_steps // settings.steps_per_iteration // 4),
