@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import pytest
 import torch
 
 from rllib_sac_hybrid import HybridSACConfig
@@ -59,8 +60,14 @@ def greedy_success_rate(module, episodes: int) -> float:
     return successes / episodes
 
 
-def test_learns_pick_and_place(ray_session):
-    algo = pick_place_config().build_algo()
+@pytest.mark.parametrize("sampling", ["sync", "async"])
+def test_learns_pick_and_place(ray_session, sampling):
+    """Synchronous rounds in one process, or a remote runner that steps on while the learner
+    trains (async_sampling; timing decides what each round receives, so this run is not seeded-exact)."""
+    config = pick_place_config()
+    if sampling == "async":
+        config = pick_place_config(async_sampling=True).env_runners(num_env_runners=1)
+    algo = config.build_algo()
     curve = []
     try:
         while True:
