@@ -44,7 +44,8 @@ class HybridSAC(Algorithm):
     new weights go to the EnvRunners (a local EnvRunner beside a local learner shares the
     learner's parameter tensors instead, so it needs no copy). One ``train()`` runs rounds until
     ``min_sample_timesteps_per_iteration`` env steps were sampled (and ``min_time_s_per_iteration``
-    passed), then reports the iteration's metrics.
+    passed), then reports the iteration's metrics. With ``async_sampling`` the remote runners step
+    on while the learner trains, and each round takes the samples that have arrived.
     """
 
     config: HybridSACConfig
