@@ -178,7 +178,8 @@ class HybridSAC(Algorithm):
         sampled = trained = 0
         try:
             while True:
-                if sampled:  # RLlib did it before the first round
+                # RLlib did it before the first round; a local runner alone has nothing to restore.
+                if sampled and self.env_runner_group.num_remote_env_runners():
                     restored = self.restore_env_runners(self.env_runner_group)
                     if restored:
                         self._make_on_env_runners_recreated_callbacks(
