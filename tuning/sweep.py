@@ -334,23 +334,12 @@ def parse_args(argv: list[str] | None = None) -> SweepSettings:
         env_config = json.loads(args.env_config)
     except json.JSONDecodeError as error:
         raise ValueError(f"--env-config {args.env_config!r} is not JSON ({error}); allowed: a JSON object.") from None
+    same_name = {f.name for f in dataclasses.fields(SweepSettings)} - {"env_config", "space", "fixed"}
     return SweepSettings(
-        env=args.env,
+        **{name: getattr(args, name) for name in same_name},
         env_config=env_config,
-        num_samples=args.num_samples,
-        max_env_steps=args.max_env_steps,
-        iteration_env_steps=args.iteration_env_steps,
-        search=args.search,
-        scheduler=args.scheduler,
         space=SearchSpace(ranges=ranges, grids=grids),
         fixed=fixed,
-        num_env_runners=args.num_env_runners,
-        evaluation_episodes=args.evaluation_episodes,
-        max_concurrent=args.max_concurrent,
-        storage_path=args.storage_path,
-        name=args.name,
-        resume=args.resume,
-        seed=args.seed,
     )
 
 
