@@ -233,7 +233,8 @@ class HybridSAC(Algorithm):
                         inference_only=True,
                     )  # not waited for: a runner applies them before its next queued sample call
                 self._rounds_since_push, self._last_push_time = 0, time.monotonic()
-        return num_new, num_updates * config.utd_ratio * config.train_batch_size_per_learner
+        rows_per_step = config.train_batch_size_per_learner * max(1, config.num_learners)
+        return num_new, num_updates * config.utd_ratio * rows_per_step
 
     def _weights_due(self) -> bool:
         """Synchronous: after every round. Asynchronous: every ``weights_push_every_rounds`` rounds

@@ -315,11 +315,7 @@ class HybridSACConfig(AlgorithmConfig):
                 "normalize_actions / clip_actions must be False for HybridSAC: its module already "
                 "emits actions within the env's bounds; allowed: False."
             )
-        if self.num_learners > 1:
-            raise ValueError(
-                f"num_learners={self.num_learners} is not supported yet; allowed: 0 (learner in the "
-                "algorithm's process) or 1 (one remote learner)."
-            )
+        _int_at_least("num_learners", self.num_learners, 0)
         if self.observation_space is not None:
             observation_dims(self.observation_space)
         if self.action_space is not None:

@@ -27,6 +27,7 @@ from ray.rllib.utils.metrics import (
 )
 from ray.rllib.utils.typing import ModuleID
 
+from rllib_sac_hybrid import distributed
 from rllib_sac_hybrid.replay import TensorReplayBuffer
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
 
@@ -41,6 +42,19 @@ class HybridSACTorchLearner(TorchLearner):
     Metrics land under ``learners/<module_id>/...``: the three losses, their grad norms, the
     temperature, mean/min/max Q, the ensemble spread, the mean |TD error|; each averaged over
     the steps of a round.
+
+    Several learners (``num_learners > 1``) train data-parallel, as one learner with a batch of
+    ``num_learners * train_batch_size_per_learner`` would:
+
+    - every learner receives every transition and keeps the whole replay (a robot's data is
+      small next to the cost of its updates, and each learner can then always sample);
+    - each learner draws its own batches of ``train_batch_size_per_learner`` rows from it, with
+      an RNG stream of its own (seed and rank), and its own policy noise;
+    - all learners draw the same target-head subset at each critic step (one generator, one
+      seed for all, checkpointed);
+    - every optimizer step averages the gradients over the learners (``distributed``), so that
+      weights, targets and temperature stay identical everywhere; rank 0's initial weights are
+      broadcast at build time.
     """
 
     def build(self) -> None:
@@ -54,6 +68,8 @@ class HybridSACTorchLearner(TorchLearner):
         self._rows_trained: dict[ModuleID, int] = {}
         for module_id in self.module.keys():
             self._build_hybrid_sac_parts(module_id)
+        if self.distributed:  # from here on, each learner draws its own batches and noise
+            distributed.split_rng_streams(distributed.rank())
 
     def _build_hybrid_sac_parts(self, module_id: ModuleID) -> None:
         config = self.config.get_config_for_module(module_id)
@@ -77,7 +93,19 @@ class HybridSACTorchLearner(TorchLearner):
             torch_compile_mode=config.torch_compile_mode,
         )
         optimizers = {name: self.get_optimizer(module_id, name) for name in param_groups(module)}
-        self._updaters[module_id] = SACUpdater(module, optimizers, settings)
+        grad_hook = head_generator = None
+        if self.distributed:
+            grad_hook = distributed.average_gradients_
+            head_generator = torch.Generator().manual_seed(distributed.shared_seed())
+        self._updaters[module_id] = SACUpdater(module, optimizers, settings, grad_hook, head_generator)
+
+    def _make_modules_ddp_if_necessary(self) -> None:
+        """No DDP wrapper (the losses call the module's parts, not its forward; gradients are
+        averaged per optimizer step instead); with several learners, all start from rank 0's
+        weights."""
+        if self.distributed:
+            for module_id in self.module.keys():
+                distributed.broadcast_from_first_(self.module[module_id].state_dict().values())
 
     def configure_optimizers_for_module(self, module_id: ModuleID, config=None) -> None:
         """One Adam per parameter group; each parameter belongs to exactly one of them."""
@@ -126,7 +154,9 @@ class HybridSACTorchLearner(TorchLearner):
             self._updaters[mid].set_state(updater_state)
         for mid, replay_state in ours["replay"].items():
             self._replay[mid].set_state(replay_state)
-        set_rng_state(ours["rng"])
+        set_rng_state(ours["rng"])  # the first learner's (RLlib saves only its state)
+        if self.distributed:
+            distributed.split_rng_streams(distributed.rank())
 
     def compute_loss_for_module(self, *, module_id, config, batch, fwd_out):
         raise NotImplementedError(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -93,14 +94,25 @@ class SACUpdater:
         module: a (learner-side) ``HybridSACTorchRLModule``.
         optimizers: ``{"critic", "actor", "temperature"}`` -> optimizer over ``param_groups``.
         settings: the update-loop settings.
+        grad_hook: called with the parameters of each optimizer step after the backward pass and
+            before clipping; data-parallel learners average the gradients there.
+        head_generator: the RNG of the target-head subsets (default: torch's global RNG);
+            data-parallel learners share one seed so that all draw the same subset each step.
     """
 
     def __init__(
-        self, module: nn.Module, optimizers: dict[str, torch.optim.Optimizer], settings: UpdateSettings
+        self,
+        module: nn.Module,
+        optimizers: dict[str, torch.optim.Optimizer],
+        settings: UpdateSettings,
+        grad_hook: Callable[[list[nn.Parameter]], None] | None = None,
+        head_generator: torch.Generator | None = None,
     ) -> None:
         self.module = module
         self.optimizers = optimizers
         self.settings = settings
+        self.grad_hook = grad_hook
+        self.head_generator = head_generator
         self.params = param_groups(module)
         self._online, self._target = [], []
         for online, target in module.target_pairs():
@@ -117,19 +129,25 @@ class SACUpdater:
             self._critic_losses = torch.compile(self._critic_losses, **compile_kwargs)
             self._policy_losses = torch.compile(self._policy_losses, **compile_kwargs)
 
-    def get_state(self) -> dict[str, int]:
-        """The loop's counters (the policy-update phase is ``num_updates % policy_update_freq``)."""
-        return {
+    def get_state(self) -> dict[str, Any]:
+        """The loop's counters (the policy-update phase is ``num_updates % policy_update_freq``)
+        and the head generator's state, if it has one."""
+        state: dict[str, Any] = {
             "num_updates": self.num_updates,
             "num_critic_steps": self.num_critic_steps,
             "num_policy_steps": self.num_policy_steps,
         }
+        if self.head_generator is not None:
+            state["head_generator"] = self.head_generator.get_state()
+        return state
 
-    def set_state(self, state: dict[str, int]) -> None:
-        """Restores ``get_state()``'s counters."""
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restores ``get_state()``'s output."""
         self.num_updates = int(state["num_updates"])
         self.num_critic_steps = int(state["num_critic_steps"])
         self.num_policy_steps = int(state["num_policy_steps"])
+        if self.head_generator is not None and "head_generator" in state:
+            self.head_generator.set_state(state["head_generator"])
 
     # ---- one update -------------------------------------------------------------------------
     def update(self, next_batch: Callable[[], Batch]) -> list[dict[str, torch.Tensor]]:
@@ -240,7 +258,10 @@ class SACUpdater:
         m = s.num_subsample_critics
         if m is None or m >= s.num_critics:
             return None
-        return torch.randperm(s.num_critics, device=self.module.log_alpha.device)[:m]
+        device = self.module.log_alpha.device
+        if self.head_generator is None:
+            return torch.randperm(s.num_critics, device=device)[:m]
+        return torch.randperm(s.num_critics, generator=self.head_generator)[:m].to(device)
 
     @torch.no_grad()
     def polyak_update(self) -> None:
@@ -260,6 +281,8 @@ class SACUpdater:
         for name in names:
             self.optimizers[name].zero_grad(set_to_none=True)
         loss.backward()
+        if self.grad_hook is not None:
+            self.grad_hook([p for name in names for p in self.params[name]])
         max_norm = self.settings.grad_clip_norm or float("inf")
         out = []
         for name in names:
