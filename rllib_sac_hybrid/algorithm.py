@@ -23,9 +23,11 @@ from ray.rllib.utils.metrics import (
     SYNCH_WORKER_WEIGHTS_TIMER,
     TIMERS,
 )
+from ray.tune.execution.placement_groups import PlacementGroupFactory
 
 from rllib_sac_hybrid.config import NON_FINITE_MODES, HybridSACConfig
 from rllib_sac_hybrid.env_runner import COMPONENT_ENV_STATE
+from rllib_sac_hybrid.placement import add_runner_resources, placed_env_runner_groups
 from rllib_sac_hybrid.replay import concat_transitions, drop_transitions, episodes_to_transitions, non_finite_rows
 
 logger = logging.getLogger(__name__)
@@ -54,8 +56,18 @@ class HybridSAC(Algorithm):
     def get_default_config(cls) -> HybridSACConfig:
         return HybridSACConfig()
 
+    @classmethod
+    def default_resource_request(cls, config):
+        """RLlib's request (a placement group for Tune), with each runner's own
+        ``custom_resources_by_env_runner`` in its bundle."""
+        request = super().default_resource_request(config)
+        if not isinstance(config, HybridSACConfig):
+            config = cls.get_default_config().update_from_dict(config)
+        return PlacementGroupFactory(add_runner_resources(request.bundles, config), strategy=request.strategy)
+
     def setup(self, config: HybridSACConfig) -> None:
-        super().setup(config)
+        with placed_env_runner_groups():  # each remote runner may need resources of its own
+            super().setup(config)
         spaces = self.learner_group.foreach_learner(
             lambda learner: (
                 learner.module[DEFAULT_MODULE_ID].observation_space,

@@ -144,6 +144,18 @@ class HybridSACConfig(AlgorithmConfig):
         weights_push_every_rounds, weights_push_every_s: with async_sampling, new weights go to the
             runners every this many learner rounds (default 1) or this many seconds (None: off),
             whichever comes first.
+
+    Placement (through ``.env_runners(...)``):
+        custom_resources_by_env_runner: None, or one dict of custom Ray resources per remote
+            EnvRunner, which that runner requires on top of ``custom_resources_per_env_runner``:
+            ``[{"robot_arm_0": 1}, {"robot_arm_1": 1}]`` puts runner 1 on the node started with
+            ``--resources='{"robot_arm_0": 1}'`` and runner 2 on the one with ``robot_arm_1``.
+            Its env learns its index from ``env_config.worker_index`` (1-based). A restarted
+            runner comes back on the same node.
+
+    Several learners (``.learners(num_learners=L)``, L > 1) train data-parallel: each keeps the
+    whole replay and draws its own ``train_batch_size_per_learner`` rows, the gradients are
+    averaged, and the target-head subsets agree (see ``HybridSACTorchLearner``).
     """
 
     def __init__(self, algo_class: type | None = None) -> None:
@@ -171,6 +183,17 @@ class HybridSACConfig(AlgorithmConfig):
         # A failing EnvRunner waits this long before it exits and Ray restarts it. Rounds are
         # synchronous: RLlib's 60 s would hold every round that long waiting for its last sample.
         self.delay_between_env_runner_restarts_s = 1.0
+        self.custom_resources_by_env_runner: list[dict[str, float]] | None = None
+
+    def env_runners(
+        self, *, custom_resources_by_env_runner: Sequence[dict[str, float]] | None = NotProvided, **kwargs
+    ) -> HybridSACConfig:
+        """RLlib's EnvRunner settings, plus ``custom_resources_by_env_runner`` (see the class docstring)."""
+        super().env_runners(**kwargs)
+        if custom_resources_by_env_runner is not NotProvided:
+            value = custom_resources_by_env_runner
+            self.custom_resources_by_env_runner = list(value) if isinstance(value, tuple) else value
+        return self
 
     def training(self, *, gamma: float | None = NotProvided, **kwargs) -> HybridSACConfig:
         """Sets training settings: every HybridSAC setting (see the class docstring) and RLlib's."""
@@ -316,6 +339,8 @@ class HybridSACConfig(AlgorithmConfig):
                 "emits actions within the env's bounds; allowed: False."
             )
         _int_at_least("num_learners", self.num_learners, 0)
+        if not self.in_evaluation:  # evaluation runners take no per-runner resources
+            _validate_resources_by_runner(self.custom_resources_by_env_runner, self.num_env_runners)
         if self.observation_space is not None:
             observation_dims(self.observation_space)
         if self.action_space is not None:
@@ -345,6 +370,40 @@ def _real(value: Any) -> bool:
 def _int_at_least(name: str, value: Any, minimum: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name}={value!r} is invalid; allowed: an integer >= {minimum}.")
+
+
+RESERVED_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory")
+
+
+def _validate_resources_by_runner(by_runner: Any, num_env_runners: int) -> None:
+    if by_runner is None:
+        return
+    allowed = (
+        "None, or a list with one dict {resource name: amount > 0} per remote EnvRunner, "
+        "e.g. [{'robot_arm_0': 1}, {'robot_arm_1': 1}]"
+    )
+    if not isinstance(by_runner, (list, tuple)) or len(by_runner) != num_env_runners:
+        size = len(by_runner) if isinstance(by_runner, (list, tuple)) else "no"
+        raise ValueError(
+            f"custom_resources_by_env_runner={by_runner!r} has {size} entries for num_env_runners="
+            f"{num_env_runners} remote EnvRunners; allowed: {allowed}."
+        )
+    for index, resources in enumerate(by_runner):
+        if not isinstance(resources, dict):
+            raise ValueError(
+                f"custom_resources_by_env_runner[{index}]={resources!r} is not a dict; allowed: {allowed}."
+            )
+        for name, amount in resources.items():
+            if not isinstance(name, str) or not name or name in RESERVED_RESOURCES:
+                raise ValueError(
+                    f"custom_resources_by_env_runner[{index}] names the resource {name!r}; allowed: a custom "
+                    f"resource name (not one of {RESERVED_RESOURCES}: use num_cpus_per_env_runner / "
+                    "num_gpus_per_env_runner for those)."
+                )
+            if not _real(amount) or not amount > 0 or not math.isfinite(amount):
+                raise ValueError(
+                    f"custom_resources_by_env_runner[{index}][{name!r}]={amount!r} is invalid; allowed: a number > 0."
+                )
 
 
 def _hidden_dims(name: str, dims: Sequence[int]) -> None:

@@ -69,6 +69,39 @@ def test_bad_setting_raises_naming_field_and_allowed(settings, field, allowed):
     assert allowed in str(err.value)
 
 
+BAD_RUNNER_RESOURCES = [
+    ([{"robot_arm_0": 1}], "has 1 entries for num_env_runners=2"),
+    ({"robot_arm_0": 1}, "has no entries for num_env_runners=2"),
+    ([{"robot_arm_0": 1}, "robot_arm_1"], "custom_resources_by_env_runner[1]='robot_arm_1' is not a dict"),
+    ([{"robot_arm_0": 1}, {"CPU": 1}], "names the resource 'CPU'"),
+    ([{"robot_arm_0": 0}, {"robot_arm_1": 1}], "custom_resources_by_env_runner[0]['robot_arm_0']=0 is invalid"),
+]
+
+
+@pytest.mark.parametrize("by_runner,message", BAD_RUNNER_RESOURCES)
+def test_bad_resources_by_runner_raise(by_runner, message):
+    config = (
+        HybridSACConfig()
+        .environment("Pendulum-v1")
+        .env_runners(num_env_runners=2, custom_resources_by_env_runner=by_runner)
+    )
+    with pytest.raises(ValueError) as err:
+        config.validate()
+    assert message in str(err.value) and "allowed:" in str(err.value)
+
+
+def test_resources_by_runner_validate_and_skip_evaluation_runners():
+    config = (
+        HybridSACConfig()
+        .environment("Pendulum-v1")
+        .env_runners(num_env_runners=2, custom_resources_by_env_runner=({"robot_arm_0": 1}, {"robot_arm_1": 1}))
+        .evaluation(evaluation_interval=1, evaluation_num_env_runners=1)
+    )
+    config.validate()
+    assert config.custom_resources_by_env_runner == [{"robot_arm_0": 1}, {"robot_arm_1": 1}]
+    config.get_evaluation_config_object().validate()  # 1 evaluation runner: the list is not its
+
+
 def test_defaults_validate():
     HybridSACConfig().environment("Pendulum-v1").validate()
 
