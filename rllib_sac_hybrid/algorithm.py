@@ -26,6 +26,7 @@ from ray.rllib.utils.metrics import (
 from ray.tune.execution.placement_groups import PlacementGroupFactory
 
 from rllib_sac_hybrid.config import NON_FINITE_MODES, HybridSACConfig
+from rllib_sac_hybrid.demos import demonstration_transitions, read_episodes
 from rllib_sac_hybrid.env_runner import COMPONENT_ENV_STATE
 from rllib_sac_hybrid.placement import add_runner_resources, placed_env_runner_groups
 from rllib_sac_hybrid.replay import concat_transitions, drop_transitions, episodes_to_transitions, non_finite_rows
@@ -76,10 +77,41 @@ class HybridSAC(Algorithm):
         )
         self._observation_space, action_space = _first_result(spaces)
         self._action_layout = self.config.validate_action_space(action_space)
+        if self.config.demonstrations is not None:
+            self._load_demonstrations()
         self._runner_shares_weights = self._share_weights_with_local_env_runner()
         self._next_probe_time = 0.0  # of failed EnvRunners (see restore_env_runners)
         self._last_evaluation_return = float("nan")  # see step
         self._rounds_since_push, self._last_push_time = 0, time.monotonic()  # see _weights_due
+
+    def _load_demonstrations(self) -> None:
+        """Reads ``demonstrations`` (with Ray Data) into every learner's demonstration replay.
+
+        A checkpoint restored after this replaces that replay with its own (which holds these
+        demonstrations and the interventions since)."""
+        config = self.config
+        source = f"demonstrations={config.demonstrations!r}"
+        episodes = read_episodes(config.demonstrations, config.demonstration_format)
+        transitions = demonstration_transitions(
+            episodes, self._observation_space, self._action_layout, config.discrete_penalty_key, source
+        )
+        num = len(transitions.get("reward", ()))
+        if num == 0:
+            raise ValueError(f"{source} holds no transitions; allowed: recorded episodes with at least one step.")
+        if num > config.demo_capacity:
+            raise ValueError(
+                f"{source} holds {num} transitions, more than demo_capacity={config.demo_capacity}; allowed: "
+                f"demo_capacity >= {num} (.training(demo_capacity=...))."
+            )
+        bad, fields = non_finite_rows(transitions)
+        if bad.any():
+            raise ValueError(f"{source}: {int(bad.sum())} transitions have non-finite {sorted(fields)}.")
+        _all_results(
+            self.learner_group.foreach_learner(
+                lambda learner, _t=transitions: learner.add_demonstrations(DEFAULT_MODULE_ID, _t)
+            )
+        )
+        logger.info("HybridSAC: %d demonstration transitions (%d episodes) loaded.", num, len(episodes))
 
     def _share_weights_with_local_env_runner(self) -> bool:
         """With only a local EnvRunner and a local learner (one process), let the runner's module

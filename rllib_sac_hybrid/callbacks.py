@@ -6,21 +6,33 @@ from ray.rllib.callbacks.callbacks import RLlibCallback
 
 SUCCESS_INFO_KEYS = ("is_success", "success", "succeed")
 SUCCESS_RATE = "episode_success_rate"
+INTERVENTION_RATE = "episode_intervention_rate"
 
 
-class SuccessRateCallback(RLlibCallback):
-    """Logs ``env_runners/episode_success_rate``: the mean over recent episodes of the final
-    step's ``info["is_success"]`` (or ``"success"`` / ``"succeed"``, as gym-hil names it).
+class EpisodeMetricsCallback(RLlibCallback):
+    """Logs two per-episode metrics under ``env_runners/``, each a mean over the last
+    ``metrics_num_episodes_for_smoothing`` episodes:
 
-    Episodes whose last info has none of these keys are not counted.
+    - ``episode_success_rate``: the final step's ``info["is_success"]`` (or ``"success"`` /
+      ``"succeed"``, as gym-hil names it); episodes whose last info has none are not counted;
+    - ``episode_intervention_rate``: the fraction of the episode's steps a human drove
+      (``info["is_intervention"]``); only for envs that report the key.
     """
 
     def on_episode_end(self, *, episode, metrics_logger=None, env_runner=None, **kwargs) -> None:
         if metrics_logger is None or len(episode) == 0:
             return
-        info = episode.get_infos(-1) or {}
+        window = getattr(getattr(env_runner, "config", None), "metrics_num_episodes_for_smoothing", 100)
+        infos = episode.get_infos(slice(1, len(episode) + 1))  # infos[0] belongs to the reset
+        last = infos[-1] or {}
         for key in SUCCESS_INFO_KEYS:
-            if key in info:
-                window = getattr(getattr(env_runner, "config", None), "metrics_num_episodes_for_smoothing", 100)
-                metrics_logger.log_value(SUCCESS_RATE, float(bool(info[key])), reduce="mean", window=window)
-                return
+            if key in last:
+                metrics_logger.log_value(SUCCESS_RATE, float(bool(last[key])), reduce="mean", window=window)
+                break
+        flags = [info.get("is_intervention") for info in infos if info and "is_intervention" in info]
+        if flags:
+            rate = sum(bool(flag) for flag in flags) / len(infos)
+            metrics_logger.log_value(INTERVENTION_RATE, rate, reduce="mean", window=window)
+
+
+SuccessRateCallback = EpisodeMetricsCallback  # its former name

@@ -10,7 +10,8 @@ import gymnasium as gym
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-from rllib_sac_hybrid.callbacks import SuccessRateCallback
+from rllib_sac_hybrid.callbacks import EpisodeMetricsCallback
+from rllib_sac_hybrid.demos import FORMATS as DEMONSTRATION_FORMATS
 from rllib_sac_hybrid.env_runner import HybridSACEnvRunner
 from rllib_sac_hybrid.module import MODEL_CONFIG_KEYS
 from rllib_sac_hybrid.networks import ACTIVATIONS
@@ -65,6 +66,11 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "num_random_steps": 1000,
     "checkpoint_replay": True,  # save the replay buffer with the learner's state
     "non_finite_transitions": "raise",  # or "drop": NaN / inf in an env's observation, reward or action
+    # Demonstrations and human interventions (RLPD / HIL-SERL): a second replay, mixed into every batch.
+    "demonstrations": None,  # a directory of recorded episodes (or a list), or Minari dataset ids
+    "demonstration_format": "rllib",  # or "minari"
+    "online_ratio": 0.5,  # of each batch's rows from the online replay, while the demonstration replay has rows
+    "demo_capacity": 100_000,  # transitions the demonstration replay keeps (loaded + interventions)
     # Speed.
     "torch_compile": False,  # off by default: +1.3x per update on CPU, but 20-40 s of compiling per process
     "torch_compile_mode": "max-autotune-no-cudagraphs",
@@ -126,6 +132,17 @@ class HybridSACConfig(AlgorithmConfig):
             and counted (learners/<module>/<optimizer>_steps_skipped).
         checkpoint_replay: include the replay buffer in checkpoints (default True: a restored run
             continues with everything it had collected; False keeps checkpoints small).
+        demonstrations: recorded episodes loaded into a second, demonstration replay at start: a
+            directory (or list) in RLlib's offline episode format - what
+            ``offline_data(output=..., output_write_episodes=True)`` and
+            ``python -m rllib_sac_hybrid.record`` write - or Minari dataset ids with
+            ``demonstration_format="minari"``. Transitions a human drove (``info["is_intervention"]``)
+            go there too. Online data never does; the demonstration replay is always checkpointed.
+        online_ratio: the share of each batch's rows drawn from the online replay, in every UTD step,
+            while the demonstration replay holds rows; the rest come from it (RLPD: 0.5). 1 is plain
+            online training.
+        demo_capacity: transitions the demonstration replay keeps; when interventions fill it, the
+            oldest rows give way.
         train_batch_size_per_learner: batch size B of every gradient step (RLlib's setting).
         torch_compile, torch_compile_mode: compile the loss forwards (and their backward graphs)
             with ``torch.compile(mode=torch_compile_mode)``. Off by default: on a 2-core CPU it
@@ -174,8 +191,8 @@ class HybridSACConfig(AlgorithmConfig):
         self.min_sample_timesteps_per_iteration = 1000
         # Evaluation acts deterministically: tanh(mean) and the discrete critic's argmax.
         self.evaluation_config = {"explore": False}
-        # Reports env_runners/episode_success_rate for envs that put "is_success" in info.
-        self.callbacks_class = SuccessRateCallback
+        # Reports env_runners/episode_success_rate and episode_intervention_rate (see callbacks.py).
+        self.callbacks_class = EpisodeMetricsCallback
         # Asynchronous sampling: a runner's next sample call waits queued behind the running one.
         self.max_requests_in_flight_per_env_runner = 2
         # Sets torch threads in remote EnvRunners (env_runner_torch_threads).
@@ -308,6 +325,12 @@ class HybridSACConfig(AlgorithmConfig):
             raise ValueError(
                 f"non_finite_transitions={self.non_finite_transitions!r} is unknown; allowed: {NON_FINITE_MODES}."
             )
+        _validate_demonstrations(self.demonstrations, self.demonstration_format)
+        if not _real(self.online_ratio) or not 0.0 < self.online_ratio <= 1.0:
+            raise ValueError(
+                f"online_ratio={self.online_ratio!r} is invalid; allowed: a number in (0, 1] (1: online rows only)."
+            )
+        _int_at_least("demo_capacity", self.demo_capacity, 1)
         if not isinstance(self.checkpoint_replay, bool):
             raise ValueError(f"checkpoint_replay={self.checkpoint_replay!r} is invalid; allowed: True or False.")
         if not isinstance(self.torch_compile, bool):
@@ -370,6 +393,19 @@ def _real(value: Any) -> bool:
 def _int_at_least(name: str, value: Any, minimum: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name}={value!r} is invalid; allowed: an integer >= {minimum}.")
+
+
+def _validate_demonstrations(demonstrations: Any, source: str) -> None:
+    if source not in DEMONSTRATION_FORMATS:
+        raise ValueError(f"demonstration_format={source!r} is unknown; allowed: {DEMONSTRATION_FORMATS}.")
+    if demonstrations is None:
+        return
+    paths = [demonstrations] if isinstance(demonstrations, str) else demonstrations
+    if not isinstance(paths, (list, tuple)) or not paths or not all(isinstance(p, str) and p for p in paths):
+        raise ValueError(
+            f"demonstrations={demonstrations!r} is invalid; allowed: None, a path (or Minari dataset id), or a "
+            "non-empty list of them."
+        )
 
 
 RESERVED_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory")

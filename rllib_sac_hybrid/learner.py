@@ -28,10 +28,11 @@ from ray.rllib.utils.metrics import (
 from ray.rllib.utils.typing import ModuleID
 
 from rllib_sac_hybrid import distributed
-from rllib_sac_hybrid.replay import TensorReplayBuffer
+from rllib_sac_hybrid.replay import INTERVENTION_KEY, TensorReplayBuffer, concat_batches, drop_transitions
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
 
 REPLAY_SIZE = "replay_size"
+DEMO_REPLAY_SIZE = "demo_replay_size"
 SKIPPED_SUFFIX = "_steps_skipped"
 COMPONENT_HYBRID_SAC = "hybrid_sac"  # learner-state key: update counters, replay buffers, RNG states
 
@@ -61,6 +62,8 @@ class HybridSACTorchLearner(TorchLearner):
         torch.set_num_threads(learner_torch_threads(self.config))
         super().build()
         self._replay: dict[ModuleID, TensorReplayBuffer] = {}
+        # Demonstrations and interventions, per module; made when the first rows arrive.
+        self._demo_replay: dict[ModuleID, TensorReplayBuffer] = {}
         self._updaters: dict[ModuleID, SACUpdater] = {}
         self._batch_sizes: dict[ModuleID, int] = {}
         # Metrics of the rounds since the last reduce: per module, per step kind, [sum vector, steps].
@@ -133,6 +136,7 @@ class HybridSACTorchLearner(TorchLearner):
                     for mid, replay in self._replay.items()
                     if self.config.get_config_for_module(mid).checkpoint_replay
                 },
+                "demo_replay": {mid: replay.get_state() for mid, replay in self._demo_replay.items()},
                 "rng": rng_state(),
             }
         return state
@@ -154,6 +158,8 @@ class HybridSACTorchLearner(TorchLearner):
             self._updaters[mid].set_state(updater_state)
         for mid, replay_state in ours["replay"].items():
             self._replay[mid].set_state(replay_state)
+        for mid, replay_state in ours.get("demo_replay", {}).items():
+            self.demo_replay(mid, create=True).set_state(replay_state)
         set_rng_state(ours["rng"])  # the first learner's (RLlib saves only its state)
         if self.distributed:
             distributed.split_rng_streams(distributed.rank())
@@ -168,6 +174,23 @@ class HybridSACTorchLearner(TorchLearner):
     def replay(self, module_id: ModuleID) -> TensorReplayBuffer:
         """The replay buffer of ``module_id``."""
         return self._replay[module_id]
+
+    def demo_replay(self, module_id: ModuleID, create: bool = False) -> TensorReplayBuffer | None:
+        """The demonstration replay of ``module_id`` (None while it has none, unless ``create``)."""
+        if create and module_id not in self._demo_replay:
+            config = self.config.get_config_for_module(module_id)
+            online = self._replay[module_id]
+            self._demo_replay[module_id] = TensorReplayBuffer(
+                config.demo_capacity, online.observation_space, online.layout, self._device
+            )
+        return self._demo_replay.get(module_id)
+
+    def add_demonstrations(self, module_id: ModuleID, transitions: Mapping[str, Any]) -> int:
+        """Adds transitions (``replay.episodes_to_transitions``) to the demonstration replay;
+        returns its size."""
+        replay = self.demo_replay(module_id, create=True)
+        replay.add(transitions)
+        return len(replay)
 
     def updater(self, module_id: ModuleID) -> SACUpdater:
         """The update-loop object of ``module_id``."""
@@ -196,6 +219,9 @@ class HybridSACTorchLearner(TorchLearner):
         self.before_gradient_based_update(timesteps=timesteps)
         for module_id, data in transitions.items():
             self._replay[module_id].add(data)
+            intervened = data.get(INTERVENTION_KEY) if data else None
+            if intervened is not None and np.any(intervened):  # a human drove these: demonstrations too
+                self.add_demonstrations(module_id, drop_transitions(data, np.asarray(intervened, dtype=bool)))
         for module_id, replay in self._replay.items():
             if num_updates > 0 and len(replay) > 0:
                 module = self.module[module_id].unwrapped()
@@ -227,20 +253,43 @@ class HybridSACTorchLearner(TorchLearner):
             self.metrics.log_value((ALL_MODULES, NUM_ENV_STEPS_TRAINED_LIFETIME), trained, reduce="lifetime_sum")
         for module_id, replay in self._replay.items():
             self.metrics.log_value((module_id, REPLAY_SIZE), len(replay), reduce="max")
+        for module_id, replay in self._demo_replay.items():
+            self.metrics.log_value((module_id, DEMO_REPLAY_SIZE), len(replay), reduce="max")
         self._metric_sums.clear()
         self._rows_trained.clear()
         return self.metrics.reduce()
 
+    def batch_sizes(self, module_id: ModuleID) -> tuple[int, int]:
+        """(online rows, demonstration rows) of each batch: ``online_ratio`` of the batch from the
+        online replay while the demonstration replay holds rows (at least one online row)."""
+        batch_size = self._batch_sizes[module_id]
+        demo = self._demo_replay.get(module_id)
+        if demo is None or len(demo) == 0:
+            return batch_size, 0
+        online = max(1, round(batch_size * self.config.get_config_for_module(module_id).online_ratio))
+        return online, batch_size - online
+
     def _run_updates(self, module_id: ModuleID, replay: TensorReplayBuffer, num_updates: int) -> None:
         updater = self._updaters[module_id]
-        batch_size = self._batch_sizes[module_id]
+        num_batches = num_updates * updater.settings.utd_ratio
+        online, from_demos = self.batch_sizes(module_id)
         # All indices of the round in one draw; each critic step gathers its own fresh rows.
-        indices = replay.sample_indices(num_updates * updater.settings.utd_ratio, batch_size)
-        rows = iter(indices)
+        rows = iter(replay.sample_indices(num_batches, online))
+        if from_demos:
+            demo = self._demo_replay[module_id]
+            demo_rows = iter(demo.sample_indices(num_batches, from_demos))
+
+            def next_batch():
+                return concat_batches(replay.gather(next(rows)), demo.gather(next(demo_rows)))
+        else:
+
+            def next_batch():
+                return replay.gather(next(rows))
+
         step_metrics: list[dict[str, torch.Tensor]] = []
         for _ in range(num_updates):
-            step_metrics += updater.update(lambda: replay.gather(next(rows)))
-        self._log_round(module_id, step_metrics, steps_trained=len(indices) * batch_size)
+            step_metrics += updater.update(next_batch)
+        self._log_round(module_id, step_metrics, steps_trained=num_batches * (online + from_demos))
 
     def _log_round(self, module_id: ModuleID, step_metrics: list[dict[str, torch.Tensor]], steps_trained: int) -> None:
         """Adds the round's step metrics to running sums on the device: no host sync per round.

@@ -44,7 +44,8 @@ def episodes_to_transitions(
     ``done`` is 1 only on the last step of a *terminated* episode: a truncated episode (time
     limit) keeps bootstrapping from its true last observation, never from a reset. With a
     discrete action part, ``info[penalty_key]`` of step t (0 when absent) is kept as its
-    ``discrete_penalty``.
+    ``discrete_penalty``. Where ``info["is_intervention"]`` of step t is true, a human drove the
+    robot: the stored action is ``info["teleop_action"]`` (env format), not the policy's.
 
     Returns:
         dict with ``obs``, ``next_obs`` (array or ``{key: array}``), ``action`` (n, A) float32 in
@@ -52,9 +53,12 @@ def episodes_to_transitions(
         ``discrete_action`` (n,) int64 and ``discrete_penalty`` (n,) float32. Three more arrays
         tell the replay which next observations it need not store twice (see
         ``TensorReplayBuffer.add``): ``next_is_next_row`` (n,) bool, ``episode_id`` (n,) object
-        and ``episode_end`` (n,) bool (the last step of a terminated or truncated episode).
+        and ``episode_end`` (n,) bool (the last step of a terminated or truncated episode); and
+        ``is_intervention`` (n,) bool.
     """
-    parts: dict[str, list] = {k: [] for k in ("obs", "next_obs", "action", "reward", "done", *CHUNK_KEYS)}
+    parts: dict[str, list] = {
+        k: [] for k in ("obs", "next_obs", "action", "reward", "done", INTERVENTION_KEY, *CHUNK_KEYS)
+    }
     if layout.has_discrete:
         parts.update(discrete_action=[], discrete_penalty=[])
     for episode in episodes:
@@ -65,6 +69,22 @@ def episodes_to_transitions(
         parts["obs"].append(_map(all_obs, lambda x: x[:-1]))
         parts["next_obs"].append(_map(all_obs, lambda x: x[1:]))
         continuous, discrete = layout.split(episode.get_actions(slice(0, steps)))
+        infos = episode.get_infos(slice(1, steps + 1))  # infos[0] belongs to the reset
+        intervened = np.array([bool(info and info.get(INTERVENTION_KEY)) for info in infos], dtype=bool)
+        if intervened.any():  # copies: split may return views of the episode's (read-only) arrays
+            continuous = continuous.copy()
+            discrete = None if discrete is None else discrete.copy()
+        for t in np.flatnonzero(intervened):
+            teleop = infos[t].get(TELEOP_ACTION_KEY)
+            if teleop is None:
+                raise ValueError(
+                    f"episode {episode.id_!r} step {t}: info[{INTERVENTION_KEY!r}] is true but info"
+                    f"[{TELEOP_ACTION_KEY!r}] is missing; allowed: the action the human executed, in the env's format."
+                )
+            continuous[t], index = layout.split_one(teleop)
+            if discrete is not None:
+                discrete[t] = index
+        parts[INTERVENTION_KEY].append(intervened)
         parts["action"].append(continuous)
         parts["reward"].append(np.asarray(episode.get_rewards(slice(0, steps)), dtype=np.float32))
         done = np.zeros(steps, dtype=np.float32)
@@ -79,7 +99,6 @@ def episodes_to_transitions(
         parts["episode_end"].append(end)
         if layout.has_discrete:
             parts["discrete_action"].append(discrete)
-            infos = episode.get_infos(slice(1, steps + 1))  # infos[0] belongs to the reset
             penalty = [float(info.get(penalty_key, 0.0)) if info else 0.0 for info in infos]
             parts["discrete_penalty"].append(np.asarray(penalty, dtype=np.float32))
     if not parts["obs"]:
@@ -88,6 +107,8 @@ def episodes_to_transitions(
 
 
 CHUNK_KEYS = ("next_is_next_row", "episode_id", "episode_end")
+INTERVENTION_KEY = "is_intervention"  # info key: a human drove this step ...
+TELEOP_ACTION_KEY = "teleop_action"  # ... with this action (env format)
 CHECKED_FIELDS = ("obs", "next_obs", "reward", "action")  # what must be finite for a transition to be used
 
 
@@ -151,6 +172,19 @@ def concat_transitions(parts: list[Mapping]) -> dict:
     return {name: _concat([p[name] for p in parts]) for name in parts[0]}
 
 
+def concat_batches(first: Batch, second: Batch) -> Batch:
+    """One batch of the rows of both (e.g. online rows, then demonstration rows)."""
+    return Batch(*(_cat(a, b) for a, b in zip(first, second)))
+
+
+def _cat(a, b):
+    if a is None:
+        return None
+    if isinstance(a, dict):
+        return {k: torch.cat([a[k], b[k]]) for k in a}
+    return torch.cat([a, b])
+
+
 def _map(x, fn):
     return {k: fn(np.asarray(v)) for k, v in x.items()} if isinstance(x, Mapping) else fn(np.asarray(x))
 
@@ -202,6 +236,7 @@ class TensorReplayBuffer:
         if self.num_next_obs_slots < 1:
             raise ValueError(f"next_obs_slots={next_obs_slots!r} is invalid; allowed: an integer >= 1.")
         num_frames = self.capacity + self.num_next_obs_slots
+        self.observation_space = observation_space
         self._obs_shapes = _leaf_shapes(observation_space)
         frames = {
             k: torch.zeros((num_frames, *shape), dtype=torch.float32, device=self.device)

@@ -159,6 +159,17 @@ class ActionLayout:
         index = np.asarray(env_actions[self.discrete_key], dtype=np.int64).reshape(-1) - self.discrete_offset
         return box.reshape(len(box), -1), index
 
+    def split_one(self, env_action) -> tuple[np.ndarray, int | None]:
+        """One (unbatched) env action -> continuous part (A,) in env units, index (or None)."""
+        if self.kind in (BOX, BOX_LAST_DISCRETE):
+            batch = np.asarray(env_action)[None]
+        elif self.kind == TUPLE:
+            batch = tuple(np.asarray(part)[None] for part in env_action)
+        else:
+            batch = {key: np.asarray(part)[None] for key, part in env_action.items()}
+        continuous, discrete = self.split(batch)
+        return continuous[0], None if discrete is None else int(discrete[0])
+
     def join(self, continuous: np.ndarray, discrete: np.ndarray | None = None):
         """Inverse of ``split``: stored parts -> batched env actions (numpy)."""
         if self.kind == BOX:

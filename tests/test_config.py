@@ -57,6 +57,12 @@ BAD_SETTINGS = [
     ({"async_sampling": True}, "num_env_runners=0", ">= 1"),  # no remote runner to step meanwhile
     ({"weights_push_every_rounds": 0}, "weights_push_every_rounds", ">= 1"),
     ({"weights_push_every_s": -1.0}, "weights_push_every_s", "None or a number > 0"),
+    ({"online_ratio": 0.0}, "online_ratio", "(0, 1]"),
+    ({"online_ratio": 1.5}, "online_ratio", "(0, 1]"),
+    ({"demonstrations": []}, "demonstrations", "a path (or Minari dataset id)"),
+    ({"demonstrations": 3}, "demonstrations", "a path (or Minari dataset id)"),
+    ({"demonstration_format": "d4rl"}, "demonstration_format", "('rllib', 'minari')"),
+    ({"demo_capacity": 0}, "demo_capacity", ">= 1"),
 ]
 
 
@@ -153,6 +159,10 @@ def test_every_setting_has_a_training_setter():
         "async_sampling": True,
         "weights_push_every_rounds": 4,
         "weights_push_every_s": 2.5,
+        "demonstrations": ("demos/a", "demos/b"),
+        "demonstration_format": "minari",
+        "online_ratio": 0.25,
+        "demo_capacity": 1000,
     }
     assert set(values) == set(HYBRID_SAC_DEFAULTS)
     config = HybridSACConfig().environment("Pendulum-v1").env_runners(num_env_runners=1).training(**values)

@@ -1,0 +1,184 @@
+"""Records demonstration episodes in RLlib's offline episode format (see ``demos``).
+
+    python -m rllib_sac_hybrid.record --env rllib_sac_hybrid/PickPlaceSparse-v0 --episodes 20 --out demos/pick_place
+    python -m rllib_sac_hybrid.record --env rllib_sac_hybrid/GymHilPickCube-v0 --episodes 20 --out demos/pick_cube
+    python -m rllib_sac_hybrid.record --env gym_hil/PandaPickCubeKeyboard-v0 --policy teleop --episodes 5 --out d
+
+Policies:
+
+- ``scripted``: the env's expert - ``scripted_action()`` of the built-in pick-and-place (also
+  behind the simulated robot), or a scripted reach-grasp-lift controller for gym-hil's pick-cube;
+- ``teleop``: a human at a keyboard, gamepad or leader arm, through an env that keeps the robot
+  env contract (gym-hil's ``...Keyboard-v0`` / ``...Gamepad-v0`` envs): the env is stepped with a
+  "stay" action and the recorded action is the ``info["teleop_action"]`` the human gave;
+- ``random``: uniform random actions (a baseline, or to test a pipeline).
+
+``--only-successes`` keeps only the episodes whose last info says ``is_success`` / ``succeed``.
+The files load with ``HybridSACConfig().training(demonstrations=DIR)`` and with RLlib's own
+offline reader (``input_read_episodes=True``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+from rllib_sac_hybrid.callbacks import SUCCESS_INFO_KEYS
+from rllib_sac_hybrid.demos import write_episodes
+
+POLICIES = ("scripted", "teleop", "random")
+Policy = Callable[[gym.Env, Any, dict], Any]
+
+
+def scripted_policy(env: gym.Env) -> Policy:
+    """The env's scripted expert; ValueError when it has none."""
+    inner = env.unwrapped
+    task = getattr(inner, "task", inner)  # the simulated robot wraps the pick-and-place task
+    if hasattr(task, "scripted_action"):
+        return lambda env, obs, info: task.scripted_action()
+    if type(inner).__name__ == "PandaPickCubeGymEnv":
+        return gym_hil_pick_cube_expert
+    raise ValueError(
+        f"--policy scripted: {env.spec.id if env.spec else env} has no scripted expert; allowed: the built-in "
+        "pick-and-place envs, the simulated robot, gym-hil's pick-cube; or --policy teleop / random."
+    )
+
+
+def gym_hil_pick_cube_expert(env: gym.Env, obs: dict, info: dict) -> np.ndarray:
+    """Reach above the cube, descend, close the gripper, lift: gym-hil's flat action
+    [dx, dy, dz, gripper] with gripper 0 close / 1 stay / 2 open (``GymHilPickCube-v0``)."""
+    tcp = np.asarray(obs["agent_pos"][-3:], dtype=np.float64)
+    gripper = float(obs["agent_pos"][-4])  # commanded closure, 0 open .. 255 closed
+    cube = np.asarray(obs["environment_state"], dtype=np.float64)
+    target, grip = cube.copy(), 1
+    above = np.linalg.norm(tcp[:2] - cube[:2]) > 0.01
+    if gripper < 200:  # not closed yet: align above, descend, then close
+        target[2] = cube[2] + (0.06 if above else 0.0)
+        if not above and abs(tcp[2] - cube[2]) < 0.01:
+            grip = 0
+    else:  # holding: lift
+        target = np.array([cube[0], cube[1], cube[2] + 0.2])
+    delta = np.clip((target - tcp) / 0.025, -1.0, 1.0)
+    return np.array([*delta, grip], dtype=np.float32)
+
+
+def teleop_policy(env: gym.Env) -> Policy:
+    """Steps with a "stay" action; the human's command arrives as ``info["teleop_action"]``."""
+    space = env.action_space
+    stay = np.zeros(space.shape, dtype=space.dtype) if isinstance(space, gym.spaces.Box) else space.sample()
+    if isinstance(space, gym.spaces.Box) and space.shape[0] >= 1 and space.high[-1] == 2:  # gym-hil: 1 = stay
+        stay[-1] = 1
+    return lambda env, obs, info: stay
+
+
+def random_policy(env: gym.Env) -> Policy:
+    """Uniform random actions from the env's (seeded) action space."""
+    return lambda env, obs, info: env.action_space.sample()
+
+
+def record(
+    env_id: str,
+    episodes: int,
+    out: str,
+    policy: str = "scripted",
+    seed: int = 0,
+    env_config: dict | None = None,
+    only_successes: bool = False,
+    max_attempts: int | None = None,
+) -> dict:
+    """Records ``episodes`` episodes and writes them to ``out``. Returns a summary."""
+    if policy not in POLICIES:
+        raise ValueError(f"--policy={policy!r} is unknown; allowed: {POLICIES}.")
+    if not isinstance(episodes, int) or episodes < 1:
+        raise ValueError(f"--episodes={episodes!r} is invalid; allowed: an integer >= 1.")
+    import rllib_sac_hybrid.envs  # noqa: F401  (registers the built-in ids)
+
+    env = gym.make(env_id, **(env_config or {}))
+    act = {"scripted": scripted_policy, "teleop": teleop_policy, "random": random_policy}[policy](env)
+    env.action_space.seed(seed)
+    kept: list[SingleAgentEpisode] = []
+    attempts, successes, steps = 0, 0, 0
+    limit = max_attempts or episodes * (20 if only_successes else 1)
+    start = time.monotonic()
+    try:
+        while len(kept) < episodes and attempts < limit:
+            episode = _run_episode(env, act, seed + attempts, use_teleop=policy == "teleop")
+            attempts += 1
+            success = _is_success(episode.get_infos(-1))
+            successes += int(success)
+            if success or not only_successes:
+                kept.append(episode)
+                steps += len(episode)
+            print(
+                f"episode {attempts}: {len(episode)} steps, return {episode.get_return():.2f}, "
+                f"success {success} ({len(kept)}/{episodes} kept)",
+                flush=True,
+            )
+    finally:
+        env.close()
+    if len(kept) < episodes:
+        raise RuntimeError(
+            f"only {len(kept)} of {episodes} episodes succeeded in {attempts} attempts; nothing written."
+        )
+    write_episodes(kept, out)
+    return {
+        "env": env_id,
+        "policy": policy,
+        "episodes": len(kept),
+        "steps": steps,
+        "attempts": attempts,
+        "success_rate": successes / attempts,
+        "seconds": time.monotonic() - start,
+        "out": out,
+    }
+
+
+def _run_episode(env: gym.Env, act: Policy, seed: int, use_teleop: bool) -> SingleAgentEpisode:
+    episode = SingleAgentEpisode(observation_space=env.observation_space, action_space=env.action_space)
+    obs, info = env.reset(seed=seed)
+    episode.add_env_reset(observation=obs, infos=info)
+    while True:
+        action = act(env, obs, info)
+        obs, reward, terminated, truncated, info = env.step(action)
+        if use_teleop and info.get("teleop_action") is not None:
+            action = info["teleop_action"]  # what the robot executed
+        episode.add_env_step(obs, action, float(reward), infos=info, terminated=terminated, truncated=truncated)
+        if terminated or truncated:
+            return episode
+
+
+def _is_success(info: dict | None) -> bool:
+    info = info or {}
+    return any(bool(info.get(key)) for key in SUCCESS_INFO_KEYS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", required=True, help="a gymnasium id, e.g. rllib_sac_hybrid/PickPlaceSparse-v0")
+    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--out", required=True, help="output directory (Parquet files)")
+    parser.add_argument("--policy", default="scripted", choices=POLICIES)
+    parser.add_argument("--seed", type=int, default=0, help="episode i resets with seed + i")
+    parser.add_argument("--env-config", default="{}", help="JSON keyword arguments for gym.make")
+    parser.add_argument("--only-successes", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        env_config = json.loads(args.env_config)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--env-config={args.env_config!r} is not JSON ({error}); allowed: a JSON object.") from error
+    if not isinstance(env_config, dict):
+        raise ValueError(f"--env-config={args.env_config!r} is invalid; allowed: a JSON object.")
+    summary = record(args.env, args.episodes, args.out, args.policy, args.seed, env_config, args.only_successes)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
