@@ -54,7 +54,8 @@ def scripted_policy(env: gym.Env) -> Policy:
 
 def gym_hil_pick_cube_expert(env: gym.Env, obs: dict, info: dict) -> np.ndarray:
     """Reach above the cube, descend, close the gripper, lift: gym-hil's flat action
-    [dx, dy, dz, gripper] with gripper 0 close / 1 stay / 2 open (``GymHilPickCube-v0``)."""
+    [dx, dy, dz, gripper] (``GymHilPickCube-v0``). Gripper index 2 raises the 2f85's command
+    towards 255, which closes it (gym-hil's gamepad calls that "open"), 0 lowers it, 1 keeps it."""
     tcp = np.asarray(obs["agent_pos"][-3:], dtype=np.float64)
     gripper = float(obs["agent_pos"][-4])  # commanded closure, 0 open .. 255 closed
     cube = np.asarray(obs["environment_state"], dtype=np.float64)
@@ -63,7 +64,7 @@ def gym_hil_pick_cube_expert(env: gym.Env, obs: dict, info: dict) -> np.ndarray:
     if gripper < 200:  # not closed yet: align above, descend, then close
         target[2] = cube[2] + (0.06 if above else 0.0)
         if not above and abs(tcp[2] - cube[2]) < 0.01:
-            grip = 0
+            grip = 2  # gym-hil calls it "open"; it raises the 2f85 command (255 = closed)
     else:  # holding: lift
         target = np.array([cube[0], cube[1], cube[2] + 0.2])
     delta = np.clip((target - tcp) / 0.025, -1.0, 1.0)

@@ -244,3 +244,36 @@ def test_torch_batches_concatenate():
     b = Batch(torch.ones(1, 3), torch.ones(1, 1), torch.ones(1), {"x": torch.ones(1, 1)}, torch.ones(1))
     out = concat_batches(a, b)
     assert out.obs.shape == (3, 3) and out.next_obs["x"].shape == (3, 1) and out.discrete_action is None
+
+
+def test_minari_datasets_load(tmp_path, monkeypatch):
+    import minari  # the minari extra; make test installs it
+    from minari.data_collector import EpisodeBuffer
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    env = gym.make("Pendulum-v1", max_episode_steps=20)
+    buffers, rewards = [], []
+    for i in range(3):
+        obs, _ = env.reset(seed=i)
+        observations, actions, step_rewards = [obs], [], []
+        for _ in range(20):
+            action = env.action_space.sample()
+            obs, reward, *_ = env.step(action)
+            observations.append(obs), actions.append(action), step_rewards.append(float(reward))
+        rewards += step_rewards
+        buffers.append(
+            EpisodeBuffer(id=i, seed=i, observations=np.array(observations), actions=np.array(actions),
+                          rewards=step_rewards, terminations=[False] * 20, truncations=[False] * 19 + [True], infos={})
+        )  # fmt: skip
+    minari.create_dataset_from_buffers(
+        dataset_id="test/pendulum-random-v0", buffer=buffers, env=env, algorithm_name="random", data_format="arrow"
+    )
+    episodes = read_episodes("test/pendulum-random-v0", source="minari")
+    transitions = demonstration_transitions(
+        episodes, env.observation_space, ActionLayout.from_space(env.action_space), "discrete_penalty"
+    )
+    assert len(episodes) == 3 and len(transitions["reward"]) == 60
+    np.testing.assert_allclose(np.sort(transitions["reward"]), np.sort(np.float32(rewards)), rtol=1e-6)
+    assert transitions["done"].sum() == 0 and transitions["episode_end"].sum() == 3  # truncated: bootstraps
+    with pytest.raises(ValueError, match="no local Minari dataset"):
+        read_episodes("test/missing-v0", source="minari")

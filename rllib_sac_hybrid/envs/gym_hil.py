@@ -3,7 +3,9 @@
 ``rllib_sac_hybrid/GymHilPickCube-v0`` builds ``gym_hil/PandaPickCube-v0`` with state
 observations (``agent_pos`` 18 + ``environment_state`` 3), no reset delay and headless EGL
 rendering. Its action is gym-hil's flat layout Box([-1,-1,-1,0], [1,1,1,2]) (xyz delta +
-gripper index 0 close / 1 stay / 2 open), so train it with ``discrete_action_in_last_dim=True``;
+gripper index: 2 raises the 2f85 gripper's command towards 255 = closed, 0 lowers it towards
+0 = open, 1 keeps it; gym-hil's gamepad names 2 "open" and 0 "close", the reverse of what the
+simulated gripper does), so train it with ``discrete_action_in_last_dim=True``;
 ``info["discrete_penalty"]`` carries the gripper penalty and ``info["succeed"]`` the success.
 """
 
