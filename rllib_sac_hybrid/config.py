@@ -52,6 +52,12 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "init_final": None,  # None: orthogonal output layers
     "std_min": 1e-5,
     "std_max": 10.0,
+    # Camera images (uint8 H x W x C observation keys).
+    "image_backbone": None,  # None: a small CNN; or a callable / "pkg.module:function" of in_channels
+    "freeze_image_backbone": False,  # True: no training, features computed once per batch
+    "image_spatial_features": 8,  # learned spatial kernels per backbone channel
+    "image_augmentation": "random_shift",  # DrQ's pad-and-crop on image keys at replay-sample time; or None
+    "image_shift_pad": 4,
     # Hybrid actions: the discrete part (e.g. a gripper's close / stay / open).
     "discrete_action_in_last_dim": False,  # LeRobot / gym-hil layout: a Box whose last component is the index
     "fixed_discrete_action": None,  # an index: no discrete critic, always this choice
@@ -82,6 +88,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "weights_push_every_s": None,  # ... or every this many seconds, whichever comes first
 }
 NON_FINITE_MODES = ("raise", "drop")
+IMAGE_AUGMENTATIONS = ("random_shift", None)
 TORCH_COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
@@ -143,6 +150,19 @@ class HybridSACConfig(AlgorithmConfig):
             online training.
         demo_capacity: transitions the demonstration replay keeps; when interventions fill it, the
             oldest rows give way.
+        image_backbone: each camera's CNN backbone (observation keys that are uint8 H x W x C
+            Boxes): None is a small CNN (4 conv layers, 32 channels); or a callable / an import path
+            ``"package.module:function"`` that takes the number of input channels and returns an
+            ``nn.Module`` mapping (B, C, H, W) floats in [0, 1] to a feature map (B, C', h, w) - e.g.
+            a torchvision ResNet loaded from a local weights file. Nothing is downloaded.
+            Each feature map goes through a spatial learned embedding
+            (``image_spatial_features`` kernels per channel) -> Linear -> LayerNorm -> Tanh.
+        freeze_image_backbone: True: the backbone never trains; one copy serves the online, target
+            and actor encoders, and its features for obs and next obs are computed once per batch
+            and reused by every loss of that step.
+        image_augmentation, image_shift_pad: "random_shift" (default): DrQ's augmentation - each
+            image of a sampled batch padded by ``image_shift_pad`` pixels and cropped back at a
+            random offset; None: off.
         train_batch_size_per_learner: batch size B of every gradient step (RLlib's setting).
         torch_compile, torch_compile_mode: compile the loss forwards (and their backward graphs)
             with ``torch.compile(mode=torch_compile_mode)``. Off by default: on a 2-core CPU it
@@ -291,6 +311,21 @@ class HybridSACConfig(AlgorithmConfig):
         for name in ("actor_hidden_dims", "critic_hidden_dims", "discrete_critic_hidden_dims"):
             _hidden_dims(name, getattr(self, name))
         _int_at_least("encoder_latent_dim", self.encoder_latent_dim, 1)
+        if self.image_backbone is not None and not (callable(self.image_backbone) or _import_path(self.image_backbone)):
+            raise ValueError(
+                f"image_backbone={self.image_backbone!r} is invalid; allowed: None (a small CNN), a callable of "
+                "in_channels returning an nn.Module, or 'package.module:function'."
+            )
+        if not isinstance(self.freeze_image_backbone, bool):
+            raise ValueError(
+                f"freeze_image_backbone={self.freeze_image_backbone!r} is invalid; allowed: True or False."
+            )
+        _int_at_least("image_spatial_features", self.image_spatial_features, 1)
+        if self.image_augmentation not in IMAGE_AUGMENTATIONS:
+            raise ValueError(
+                f"image_augmentation={self.image_augmentation!r} is unknown; allowed: {IMAGE_AUGMENTATIONS}."
+            )
+        _int_at_least("image_shift_pad", self.image_shift_pad, 0)
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation={self.activation!r} is unknown; allowed: {sorted(ACTIVATIONS)}.")
         for name in ("actor_dropout", "critic_dropout"):
@@ -384,6 +419,10 @@ class HybridSACConfig(AlgorithmConfig):
                     f"integer in [0, {layout.num_discrete - 1}]."
                 )
         return layout
+
+
+def _import_path(value: Any) -> bool:
+    return isinstance(value, str) and value.count(":") == 1 and all(value.split(":"))
 
 
 def _real(value: Any) -> bool:

@@ -28,7 +28,14 @@ from ray.rllib.utils.metrics import (
 from ray.rllib.utils.typing import ModuleID
 
 from rllib_sac_hybrid import distributed
-from rllib_sac_hybrid.replay import INTERVENTION_KEY, TensorReplayBuffer, concat_batches, drop_transitions
+from rllib_sac_hybrid.replay import (
+    INTERVENTION_KEY,
+    TensorReplayBuffer,
+    concat_batches,
+    drop_transitions,
+    shift_images,
+)
+from rllib_sac_hybrid.spaces import image_shapes
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
 
 REPLAY_SIZE = "replay_size"
@@ -66,6 +73,7 @@ class HybridSACTorchLearner(TorchLearner):
         self._demo_replay: dict[ModuleID, TensorReplayBuffer] = {}
         self._updaters: dict[ModuleID, SACUpdater] = {}
         self._batch_sizes: dict[ModuleID, int] = {}
+        self._shifted_keys: dict[ModuleID, list] = {}  # image keys that get DrQ's random shift
         # Metrics of the rounds since the last reduce: per module, per step kind, [sum vector, steps].
         self._metric_sums: dict[ModuleID, dict[tuple[str, ...], list]] = {}
         self._rows_trained: dict[ModuleID, int] = {}
@@ -78,6 +86,8 @@ class HybridSACTorchLearner(TorchLearner):
         config = self.config.get_config_for_module(module_id)
         module = self.module[module_id].unwrapped()
         self._batch_sizes[module_id] = config.train_batch_size_per_learner
+        augment = config.image_augmentation == "random_shift" and config.image_shift_pad > 0
+        self._shifted_keys[module_id] = list(image_shapes(module.observation_space)) if augment else []
         self._replay[module_id] = TensorReplayBuffer(
             config.replay_capacity, module.observation_space, module.layout, self._device
         )
@@ -279,12 +289,17 @@ class HybridSACTorchLearner(TorchLearner):
             demo = self._demo_replay[module_id]
             demo_rows = iter(demo.sample_indices(num_batches, from_demos))
 
-            def next_batch():
+            def gather():
                 return concat_batches(replay.gather(next(rows)), demo.gather(next(demo_rows)))
         else:
 
-            def next_batch():
+            def gather():
                 return replay.gather(next(rows))
+
+        keys, pad = self._shifted_keys[module_id], self.config.get_config_for_module(module_id).image_shift_pad
+
+        def next_batch():
+            return shift_images(gather(), keys, pad)
 
         step_metrics: list[dict[str, torch.Tensor]] = []
         for _ in range(num_updates):

@@ -20,8 +20,17 @@ from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
 
 from rllib_sac_hybrid.losses import Latents
-from rllib_sac_hybrid.networks import CriticEnsemble, DiscreteCritic, ObservationEncoder, TanhGaussianActor
-from rllib_sac_hybrid.spaces import ActionLayout, flatten_observation, observation_dims
+from rllib_sac_hybrid.networks import (
+    BackboneFeatures,
+    CriticEnsemble,
+    DiscreteCritic,
+    FrozenBackbone,
+    ObservationEncoder,
+    TanhGaussianActor,
+    images_to_float,
+    resolve_backbone,
+)
+from rllib_sac_hybrid.spaces import ActionLayout, flatten_observation, image_shapes, observation_dims
 
 # Keys of `model_config` the module reads; their defaults live on HybridSACConfig only.
 MODEL_CONFIG_KEYS = (
@@ -45,6 +54,9 @@ MODEL_CONFIG_KEYS = (
     "epsilon_start",
     "epsilon_end",
     "epsilon_decay_steps",
+    "image_backbone",
+    "freeze_image_backbone",
+    "image_spatial_features",
 )
 
 
@@ -65,6 +77,27 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         cfg = self.model_config
         self.layout = ActionLayout.from_space(self.action_space, cfg["discrete_action_in_last_dim"])
         obs_dims = observation_dims(self.observation_space)
+        images = image_shapes(self.observation_space)
+        backbone = resolve_backbone(cfg["image_backbone"])
+        # A frozen backbone is built once per camera and shared by every encoder (online, target,
+        # actor): it never changes, so it needs no copy, and its features can be computed once
+        # per batch (prepare_batch).
+        self.frozen_backbones: dict[str | None, nn.Module] = (
+            {k: FrozenBackbone(backbone(shape[-1])) for k, shape in images.items()}
+            if cfg["freeze_image_backbone"]
+            else {}
+        )
+
+        def make_encoder() -> ObservationEncoder:
+            return ObservationEncoder(
+                obs_dims,
+                cfg["encoder_latent_dim"],
+                image_shapes=images,
+                backbone=backbone,
+                frozen_backbones=self.frozen_backbones,
+                spatial_features=cfg["image_spatial_features"],
+            )
+
         self.shared_encoder = bool(cfg["shared_encoder"])
         action_dim = self.layout.continuous_dim
         # With a discrete part and no fixed choice for it, a DQN-style critic learns and picks it.
@@ -76,9 +109,9 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         # The critic's encoder; with a shared encoder the actor reads it too (detached), and
         # the discrete critic always does, so EnvRunners keep it when either needs it.
         if self.shared_encoder or self.has_discrete_critic or not self.inference_only:
-            self.encoder = ObservationEncoder(obs_dims, cfg["encoder_latent_dim"])
+            self.encoder = make_encoder()
         if not self.shared_encoder:
-            self.actor_encoder = ObservationEncoder(obs_dims, cfg["encoder_latent_dim"])
+            self.actor_encoder = make_encoder()
         latent_dim = (self.encoder if self.shared_encoder else self.actor_encoder).out_dim
         self.actor = TanhGaussianActor(
             latent_dim,
@@ -114,6 +147,8 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         )
         # Lagged copies of the encoder and heads, moved only by Polyak averaging.
         self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+        for key, frozen in self.frozen_backbones.items():  # shared, not copied
+            self.target_encoder.image_encoder(key).backbone = frozen
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         if self.has_discrete_critic:
             self.target_discrete_critic = copy.deepcopy(self.discrete_critic).requires_grad_(False)
@@ -135,6 +170,25 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         if critic_latent is None:
             critic_latent = self.encoder(obs)
         return critic_latent.detach()
+
+    def prepare_batch(self, batch):
+        """With frozen camera backbones: the batch with each camera's images (obs and next obs)
+        replaced by their ``BackboneFeatures``, from one backbone call per camera, so that every
+        loss of the step reuses them. Otherwise the batch as it is."""
+        if not self.frozen_backbones:
+            return batch
+        single = not isinstance(batch.obs, dict)  # an image-only Box observation (key None)
+        obs = {None: batch.obs} if single else dict(batch.obs)
+        next_obs = {None: batch.next_obs} if single else dict(batch.next_obs)
+        for key, backbone in self.frozen_backbones.items():
+            if isinstance(obs[key], BackboneFeatures):
+                continue
+            features = backbone(images_to_float(torch.cat([obs[key], next_obs[key]])))
+            half = len(features) // 2
+            obs[key], next_obs[key] = BackboneFeatures(features[:half]), BackboneFeatures(features[half:])
+        if single:
+            return batch._replace(obs=obs[None], next_obs=next_obs[None])
+        return batch._replace(obs=obs, next_obs=next_obs)
 
     def encode_batch(self, batch) -> Latents:
         """Every encoding one critic step needs, computed once (only ``obs`` carries grad)."""

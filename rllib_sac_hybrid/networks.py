@@ -10,8 +10,10 @@ by indexing the stacked weights *before* the forward pass.
 
 from __future__ import annotations
 
+import importlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -51,30 +53,174 @@ def mlp(
 
 
 class ObservationEncoder(nn.Module):
-    """Projects a vector or a dict of vectors to a latent: ``Linear -> LayerNorm -> Tanh``.
+    """Encodes a vector, or a dict of vectors and camera images, to one latent.
 
-    A dict observation gets one projection per key; the projections are concatenated in
-    sorted key order, so ``out_dim = latent_dim * num_keys``.
+    Each vector key: ``Linear -> LayerNorm -> Tanh``. Each image key (uint8 H x W x C): an
+    ``ImageEncoder`` (CNN backbone -> spatial learned embedding -> Linear -> LayerNorm -> Tanh).
+    The parts are concatenated in sorted key order, so ``out_dim = latent_dim * num_keys``.
 
     Args:
         obs_dims: flat size of each observation key; a single vector uses the key ``None``.
-        latent_dim: width of each projection.
+        latent_dim: width of each key's part.
+        image_shapes: (H, W, C) of the keys that are camera images (their ``obs_dims`` are unused).
+        backbone: makes one camera's backbone, ``backbone(in_channels) -> nn.Module`` mapping
+            (B, C, H, W) floats in [0, 1] to (B, C', h, w); None: ``SmallCNN``.
+        frozen_backbones: keys -> an already built frozen backbone to use (shared, never copied).
+        spatial_features: learned spatial kernels per backbone channel.
     """
 
-    def __init__(self, obs_dims: Mapping[str | None, int], latent_dim: int) -> None:
+    def __init__(
+        self,
+        obs_dims: Mapping[str | None, int],
+        latent_dim: int,
+        image_shapes: Mapping[str, Sequence[int]] | None = None,
+        backbone: Callable[[int], nn.Module] | None = None,
+        frozen_backbones: Mapping[str, nn.Module] | None = None,
+        spatial_features: int = 8,
+    ) -> None:
         super().__init__()
+        image_shapes = dict(image_shapes or {})
         self.keys = sorted(obs_dims, key=lambda k: "" if k is None else k)
-        self.projections = nn.ModuleList(
-            nn.Sequential(nn.Linear(obs_dims[k], latent_dim), nn.LayerNorm(latent_dim), nn.Tanh()) for k in self.keys
-        )
+        self.image_keys = [k for k in self.keys if k in image_shapes]
+        parts = []
+        for k in self.keys:
+            if k in image_shapes:
+                shared = (frozen_backbones or {}).get(k)
+                net = shared if shared is not None else (backbone or SmallCNN)(int(image_shapes[k][-1]))
+                parts.append(ImageEncoder(image_shapes[k], latent_dim, net, spatial_features))
+            else:
+                parts.append(nn.Sequential(nn.Linear(obs_dims[k], latent_dim), nn.LayerNorm(latent_dim), nn.Tanh()))
+        self.projections = nn.ModuleList(parts)
         self.out_dim = latent_dim * len(self.keys)
 
+    def image_encoder(self, key: str) -> ImageEncoder:
+        """The encoder of image key ``key``."""
+        return self.projections[self.keys.index(key)]
+
     def forward(self, obs: Observation) -> torch.Tensor:
-        """Args: obs (B, *obs_shape) or a dict of such. Returns: (B, out_dim)."""
+        """Args: obs (B, *obs_shape) or a dict of such (images uint8 (B, H, W, C), or their
+        ``BackboneFeatures``). Returns: (B, out_dim)."""
         if not isinstance(obs, Mapping):
-            return self.projections[0](obs.flatten(1).float())
-        parts = [proj(obs[k].flatten(1).float()) for k, proj in zip(self.keys, self.projections)]
+            return self.projections[0](obs if self.image_keys else obs.flatten(1).float())
+        parts = [
+            proj(obs[k]) if k in self.image_keys else proj(obs[k].flatten(1).float())
+            for k, proj in zip(self.keys, self.projections)
+        ]
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+
+class FrozenBackbone(nn.Module):
+    """A backbone that never trains: no gradients, always in eval mode (BatchNorm statistics of a
+    pretrained network stay as loaded, whatever ``train()`` the module around it gets)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> FrozenBackbone:
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.net(x)
+
+
+def resolve_backbone(spec: str | Callable[[int], nn.Module] | None) -> Callable[[int], nn.Module]:
+    """``image_backbone`` -> a factory ``in_channels -> nn.Module``: None is ``SmallCNN``; a string
+    ``"package.module:function"`` is imported; a callable is used as is."""
+    if spec is None:
+        return SmallCNN
+    if callable(spec):
+        return spec
+    module_name, _, attr = str(spec).partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ValueError(
+            f"image_backbone={spec!r} cannot be imported ({error}); allowed: None, a callable, or "
+            "'package.module:function' returning an nn.Module for a number of input channels."
+        ) from error
+    if not callable(factory):
+        raise ValueError(f"image_backbone={spec!r} is not callable; allowed: a function of in_channels.")
+    return factory
+
+
+class BackboneFeatures(NamedTuple):
+    """A camera's backbone output (B, C', h, w), computed ahead (a frozen backbone's cache); an
+    ``ImageEncoder`` given these skips its backbone."""
+
+    features: torch.Tensor
+
+
+def images_to_float(images: torch.Tensor) -> torch.Tensor:
+    """(B, H, W, C) uint8 (0..255) or float (already in [0, 1]) -> (B, C, H, W) float in [0, 1]."""
+    x = images.permute(0, 3, 1, 2)
+    return x.float().div(255.0) if images.dtype == torch.uint8 else x.float()
+
+
+class SmallCNN(nn.Module):
+    """The default camera backbone (DrQ's): four 3x3 convolutions of 32 channels, the first with
+    stride 2, ReLU after each. (B, C, H, W) -> (B, 32, (H - 1) // 2 - 5, ...)."""
+
+    def __init__(self, in_channels: int, channels: int = 32) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, channels, 3, stride=2), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class SpatialLearnedEmbeddings(nn.Module):
+    """HIL-SERL's spatial pooling: K learned (h, w) kernels per channel, each a weighted sum over
+    the feature map's positions, so the head keeps *where* features are (unlike average pooling).
+    (B, C, h, w) -> (B, C * K)."""
+
+    def __init__(self, channels: int, height: int, width: int, num_features: int) -> None:
+        super().__init__()
+        self.kernel = nn.Parameter(torch.empty(channels, height, width, num_features))
+        nn.init.normal_(self.kernel, std=1.0 / math.sqrt(height * width))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bchw,chwk->bck", features, self.kernel).flatten(1)
+
+
+class ImageEncoder(nn.Module):
+    """One camera: backbone -> spatial learned embedding -> Linear -> LayerNorm -> Tanh.
+
+    Args:
+        shape: the image's (H, W, C).
+        latent_dim: output width.
+        backbone: (B, C, H, W) floats in [0, 1] -> (B, C', h, w).
+        spatial_features: learned kernels per backbone channel.
+    """
+
+    def __init__(self, shape: Sequence[int], latent_dim: int, backbone: nn.Module, spatial_features: int = 8) -> None:
+        super().__init__()
+        height, width, channels = (int(d) for d in shape)
+        self.backbone = backbone
+        with torch.no_grad():
+            out = backbone(torch.zeros(1, channels, height, width))
+        if out.dim() != 4:
+            raise ValueError(
+                f"image backbone output has shape {tuple(out.shape)} for a {height}x{width}x{channels} image; "
+                "allowed: a module mapping (B, C, H, W) to a feature map (B, C', h, w)."
+            )
+        _, c, h, w = out.shape
+        self.spatial = SpatialLearnedEmbeddings(c, h, w, spatial_features)
+        self.head = nn.Sequential(nn.Linear(c * spatial_features, latent_dim), nn.LayerNorm(latent_dim), nn.Tanh())
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The backbone's feature map of (B, H, W, C) images."""
+        return self.backbone(images_to_float(images))
+
+    def forward(self, images: torch.Tensor | BackboneFeatures) -> torch.Tensor:
+        features = images.features if isinstance(images, BackboneFeatures) else self.features(images)
+        return self.head(self.spatial(features))
 
 
 class TanhGaussianActor(nn.Module):

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from rllib_sac_hybrid.spaces import ActionLayout, flatten_observation
 
@@ -172,6 +173,33 @@ def concat_transitions(parts: list[Mapping]) -> dict:
     return {name: _concat([p[name] for p in parts]) for name in parts[0]}
 
 
+def random_shift(images: torch.Tensor, pad: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
+    """DrQ's augmentation: pad each image by ``pad`` pixels (edge-replicated) and crop it back at
+    a random integer offset, a different one per image. (B, H, W, C) uint8 or float -> same shape
+    and dtype."""
+    b, h, w, _ = images.shape
+    padded = F.pad(images.permute(0, 3, 1, 2).float(), (pad, pad, pad, pad), mode="replicate")  # (B, C, H+2p, W+2p)
+    dy, dx = torch.randint(0, 2 * pad + 1, (2, b, 1), generator=generator).to(images.device)
+    rows = (dy + torch.arange(h, device=images.device))[:, :, None]  # (B, H, 1)
+    cols = (dx + torch.arange(w, device=images.device))[:, None, :]  # (B, 1, W)
+    batch = torch.arange(b, device=images.device)[:, None, None]
+    out = padded[batch, :, rows, cols]  # advanced indices first: (B, H, W, C)
+    return out.to(images.dtype)
+
+
+def shift_images(batch: Batch, keys: list[str | None], pad: int) -> Batch:
+    """``random_shift`` on the image keys of a batch's obs and next obs (independent offsets)."""
+    if not keys:
+        return batch
+
+    def shifted(obs):
+        if not isinstance(obs, dict):  # an image-only Box observation
+            return random_shift(obs, pad)
+        return {k: random_shift(v, pad) if k in keys else v for k, v in obs.items()}
+
+    return batch._replace(obs=shifted(batch.obs), next_obs=shifted(batch.next_obs))
+
+
 def concat_batches(first: Batch, second: Batch) -> Batch:
     """One batch of the rows of both (e.g. online rows, then demonstration rows)."""
     return Batch(*(_cat(a, b) for a, b in zip(first, second)))
@@ -238,9 +266,10 @@ class TensorReplayBuffer:
         num_frames = self.capacity + self.num_next_obs_slots
         self.observation_space = observation_space
         self._obs_shapes = _leaf_shapes(observation_space)
+        # Camera images (uint8 Boxes) stay uint8: a quarter of float32's bytes.
         frames = {
-            k: torch.zeros((num_frames, *shape), dtype=torch.float32, device=self.device)
-            for k, shape in self._obs_shapes.items()
+            k: torch.zeros((num_frames, *shape), dtype=dtype, device=self.device)
+            for k, (shape, dtype) in self._obs_shapes.items()
         }
         self.frames: Observation = frames[None] if None in frames else frames
         self.next_frame = torch.zeros(self.capacity, dtype=torch.int64, device=self.device)
@@ -457,13 +486,14 @@ def _linked(transitions: Mapping, n: int) -> np.ndarray:
     return linked
 
 
-def _leaf_shapes(space: gym.Space) -> dict[str | None, tuple[int, ...]]:
+def _leaf_shapes(space: gym.Space) -> dict[str | None, tuple[tuple[int, ...], torch.dtype]]:
+    """(shape, storage dtype) per flattened observation key: uint8 for uint8 Boxes, else float32."""
     if isinstance(space, gym.spaces.Box):
-        return {None: tuple(space.shape)}
+        return {None: (tuple(space.shape), torch.uint8 if space.dtype == np.uint8 else torch.float32)}
     shapes = {}
     for key, sub in space.spaces.items():
-        for sub_key, shape in _leaf_shapes(sub).items():
-            shapes[key if sub_key is None else f"{key}/{sub_key}"] = shape
+        for sub_key, leaf in _leaf_shapes(sub).items():
+            shapes[key if sub_key is None else f"{key}/{sub_key}"] = leaf
     return shapes
 
 

@@ -50,6 +50,20 @@ def observation_dims(space: gym.Space) -> dict[str | None, int]:
     )
 
 
+def image_shapes(space: gym.Space) -> dict[str | None, tuple[int, int, int]]:
+    """The observation keys that are camera images - uint8 Boxes of shape (H, W, C) - and their
+    shapes, keyed like ``observation_dims``."""
+    if isinstance(space, gym.spaces.Box):
+        is_image = space.dtype == np.uint8 and len(space.shape) == 3
+        return {None: tuple(int(d) for d in space.shape)} if is_image else {}
+    shapes: dict[str | None, tuple[int, int, int]] = {}
+    if isinstance(space, gym.spaces.Dict):
+        for key, sub in space.spaces.items():
+            for sub_key, shape in image_shapes(sub).items():
+                shapes[key if sub_key is None else f"{key}/{sub_key}"] = shape
+    return shapes
+
+
 def flatten_observation(obs, space: gym.Space):
     """Nested dict observation -> ``{"a/b": array}`` matching ``observation_dims``; Box unchanged."""
     if isinstance(space, gym.spaces.Box):

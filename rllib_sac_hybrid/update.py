@@ -58,7 +58,8 @@ def param_groups(module: nn.Module) -> dict[str, list[nn.Parameter]]:
     }
     if module.has_discrete_critic:
         groups["discrete_critic"] = list(module.discrete_critic.parameters())
-    return groups
+    # A frozen image backbone's parameters train in no group.
+    return {name: [p for p in params if p.requires_grad] for name, params in groups.items()}
 
 
 def make_optimizer(params: list[nn.Parameter], lr: float) -> torch.optim.Adam:
@@ -116,8 +117,10 @@ class SACUpdater:
         self.params = param_groups(module)
         self._online, self._target = [], []
         for online, target in module.target_pairs():
-            self._online += list(online.parameters())
-            self._target += list(target.parameters())
+            for o, t in zip(online.parameters(), target.parameters()):
+                if o is not t:  # a frozen backbone is shared by both: nothing to average
+                    self._online.append(o)
+                    self._target.append(t)
         self.num_updates = 0  # update calls so far: drives policy_update_freq
         self.num_critic_steps = 0
         self.num_policy_steps = 0
@@ -162,7 +165,7 @@ class SACUpdater:
         s = self.settings
         metrics = []
         for _ in range(s.utd_ratio):
-            batch = next_batch()
+            batch = self.module.prepare_batch(next_batch())  # frozen backbones: features once per batch
             metrics.append(self.critic_step(batch))
             self.polyak_update()
         if self.num_updates % s.policy_update_freq == 0:

@@ -63,6 +63,12 @@ BAD_SETTINGS = [
     ({"demonstrations": 3}, "demonstrations", "a path (or Minari dataset id)"),
     ({"demonstration_format": "d4rl"}, "demonstration_format", "('rllib', 'minari')"),
     ({"demo_capacity": 0}, "demo_capacity", ">= 1"),
+    ({"image_backbone": "resnet18"}, "image_backbone", "'package.module:function'"),
+    ({"image_backbone": 3}, "image_backbone", "a callable of in_channels"),
+    ({"freeze_image_backbone": "yes"}, "freeze_image_backbone", "True or False"),
+    ({"image_spatial_features": 0}, "image_spatial_features", ">= 1"),
+    ({"image_augmentation": "crop"}, "image_augmentation", "('random_shift', None)"),
+    ({"image_shift_pad": -1}, "image_shift_pad", ">= 0"),
 ]
 
 
@@ -163,6 +169,11 @@ def test_every_setting_has_a_training_setter():
         "demonstration_format": "minari",
         "online_ratio": 0.25,
         "demo_capacity": 1000,
+        "image_backbone": "torchvision.models:resnet18",
+        "freeze_image_backbone": True,
+        "image_spatial_features": 4,
+        "image_augmentation": None,
+        "image_shift_pad": 2,
     }
     assert set(values) == set(HYBRID_SAC_DEFAULTS)
     config = HybridSACConfig().environment("Pendulum-v1").env_runners(num_env_runners=1).training(**values)

@@ -2,6 +2,8 @@
 
 - ``rllib_sac_hybrid/PickPlace-v0``: planar pick-and-place, dense reward, Tuple(Box, Discrete) actions.
 - ``rllib_sac_hybrid/PickPlaceSparse-v0``: the same with a sparse (success-only) reward.
+- ``rllib_sac_hybrid/PickPlacePixels-v0``: dense reward, observed through a 64x64 camera image
+  (drawn with numpy) plus the gripper's own state.
 - ``rllib_sac_hybrid/SimRobotPickPlace-v0``: pick-and-place behind a simulated robot link (10 Hz
   control rate, latency jitter, disconnects, safe stops, interventions; see ``envs/sim_robot.py``).
 - ``rllib_sac_hybrid/GymHilPickCube-v0``: LeRobot's gym-hil Franka pick-cube with state
@@ -19,6 +21,7 @@ from rllib_sac_hybrid.envs.pick_place import PickPlaceEnv
 
 PICK_PLACE_ID = "rllib_sac_hybrid/PickPlace-v0"
 PICK_PLACE_SPARSE_ID = "rllib_sac_hybrid/PickPlaceSparse-v0"
+PICK_PLACE_PIXELS_ID = "rllib_sac_hybrid/PickPlacePixels-v0"
 SIM_ROBOT_ID = "rllib_sac_hybrid/SimRobotPickPlace-v0"
 
 
@@ -28,6 +31,7 @@ def register_envs() -> None:
     for env_id, kwargs in (
         (PICK_PLACE_ID, {"reward_type": "dense"}),
         (PICK_PLACE_SPARSE_ID, {"reward_type": "sparse"}),
+        (PICK_PLACE_PIXELS_ID, {"reward_type": "dense", "observation_type": "pixels"}),
     ):
         if env_id not in gym.registry:
             # Truncation is the env's own (max_episode_steps kwarg), so no TimeLimit wrapper here.
@@ -46,4 +50,11 @@ def register_envs() -> None:
 
 register_envs()
 
-__all__ = ["GYM_HIL_PICK_CUBE_ID", "PICK_PLACE_ID", "PICK_PLACE_SPARSE_ID", "PickPlaceEnv", "register_envs"]
+__all__ = [
+    "GYM_HIL_PICK_CUBE_ID",
+    "PICK_PLACE_ID",
+    "PICK_PLACE_PIXELS_ID",
+    "PICK_PLACE_SPARSE_ID",
+    "PickPlaceEnv",
+    "register_envs",
+]

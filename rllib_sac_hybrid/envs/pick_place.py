@@ -10,8 +10,11 @@ Actions (``action_layout``):
     "flat":  Box([-1, -1, 0], [1, 1, 2])                     - LeRobot / gym-hil layout
 Gripper index: 0 close, 1 stay, 2 open (as in gym-hil).
 
-Observation: Box(12) = gripper xy, object xy, goal xy, object - gripper, goal - object,
-gripper closed (0/1), holding (0/1).
+Observation (``observation_type``): "state": Box(12) = gripper xy, object xy, goal xy,
+object - gripper, goal - object, gripper closed (0/1), holding (0/1). "pixels": a camera view
+plus proprioception, Dict(pixels=Box(0, 255, (S, S, 3), uint8), agent_pos=Box(4) = gripper xy,
+closed, holding); the top-down image (``image_size`` S, default 64) is drawn with numpy - goal a
+green disc, object a red square, gripper a blue ring (filled when closed) - so no GL is needed.
 
 Reward: ``sparse``: 1 on success, else 0. ``dense``: a per-step cost
 -(1 + |object - gripper|) while not holding, -|goal - object| always, scaled by 0.1, and
@@ -31,6 +34,7 @@ import numpy as np
 CLOSE, STAY, OPEN = 0, 1, 2
 ACTION_LAYOUTS = ("tuple", "dict", "flat")
 REWARD_TYPES = ("dense", "sparse")
+OBSERVATION_TYPES = ("state", "pixels")
 
 
 class PickPlaceEnv(gym.Env):
@@ -44,6 +48,8 @@ class PickPlaceEnv(gym.Env):
         grasp_radius: gripper-object distance within which closing grasps the object.
         goal_radius: object-goal distance within which releasing succeeds.
         gripper_flip_penalty: magnitude of ``info["discrete_penalty"]`` per gripper flip.
+        observation_type: "state" or "pixels" (see the module docstring).
+        image_size: side of the "pixels" image.
     """
 
     metadata = {"render_modes": []}
@@ -57,6 +63,8 @@ class PickPlaceEnv(gym.Env):
         grasp_radius: float = 0.2,
         goal_radius: float = 0.2,
         gripper_flip_penalty: float = 0.05,
+        observation_type: str = "state",
+        image_size: int = 64,
         config: dict | None = None,
     ) -> None:
         super().__init__()
@@ -68,6 +76,12 @@ class PickPlaceEnv(gym.Env):
             grasp_radius = config.get("grasp_radius", grasp_radius)
             goal_radius = config.get("goal_radius", goal_radius)
             gripper_flip_penalty = config.get("gripper_flip_penalty", gripper_flip_penalty)
+            observation_type = config.get("observation_type", observation_type)
+            image_size = config.get("image_size", image_size)
+        if observation_type not in OBSERVATION_TYPES:
+            raise ValueError(f"observation_type={observation_type!r} is invalid; allowed: {OBSERVATION_TYPES}.")
+        if not isinstance(image_size, int) or image_size < 16:
+            raise ValueError(f"image_size={image_size!r} is invalid; allowed: an integer >= 16.")
         if reward_type not in REWARD_TYPES:
             raise ValueError(f"reward_type={reward_type!r} is invalid; allowed: {REWARD_TYPES}.")
         if action_layout not in ACTION_LAYOUTS:
@@ -92,7 +106,19 @@ class PickPlaceEnv(gym.Env):
             self.action_space = gym.spaces.Box(
                 np.array([-1, -1, 0], np.float32), np.array([1, 1, 2], np.float32), dtype=np.float32
             )
-        self.observation_space = gym.spaces.Box(-2.0, 2.0, (12,), np.float32)
+        self.observation_type, self.image_size = observation_type, image_size
+        if observation_type == "pixels":
+            self.observation_space = gym.spaces.Dict(
+                {
+                    "pixels": gym.spaces.Box(0, 255, (image_size, image_size, 3), np.uint8),
+                    "agent_pos": gym.spaces.Box(-1.0, 1.0, (4,), np.float32),
+                }
+            )
+            # Pixel centres in world coordinates ([-1, 1], y up), for drawing.
+            centres = (np.arange(image_size) + 0.5) / image_size * 2.0 - 1.0
+            self._grid_x, self._grid_y = np.meshgrid(centres, centres[::-1])
+        else:
+            self.observation_space = gym.spaces.Box(-2.0, 2.0, (12,), np.float32)
         self._gripper = self._object = self._goal = np.zeros(2)
         self._closed = self._holding = False
         self._t = 0
@@ -153,7 +179,10 @@ class PickPlaceEnv(gym.Env):
         reach = 0.0 if self._holding else 1.0 + np.linalg.norm(self._object - self._gripper)
         return float(-0.1 * (reach + np.linalg.norm(self._goal - self._object)))
 
-    def _observation(self) -> np.ndarray:
+    def _observation(self):
+        if self.observation_type == "pixels":
+            agent = [*self._gripper, float(self._closed), float(self._holding)]
+            return {"pixels": self.render_image(), "agent_pos": np.asarray(agent, dtype=np.float32)}
         return np.concatenate(
             [
                 self._gripper,
@@ -164,6 +193,20 @@ class PickPlaceEnv(gym.Env):
                 [float(self._closed), float(self._holding)],
             ]
         ).astype(np.float32)
+
+    def render_image(self) -> np.ndarray:
+        """The top-down camera image (S, S, 3) uint8: goal, object, gripper."""
+        image = np.zeros((self.image_size, self.image_size, 3), dtype=np.uint8)
+        x, y = self._grid_x, self._grid_y
+        goal = np.hypot(x - self._goal[0], y - self._goal[1]) <= self.goal_radius
+        image[goal] = (0, 160, 0)
+        half = 0.08
+        obj = (np.abs(x - self._object[0]) <= half) & (np.abs(y - self._object[1]) <= half)
+        image[obj] = (230, 40, 40)
+        distance = np.hypot(x - self._gripper[0], y - self._gripper[1])
+        gripper = distance <= 0.12 if self._closed else (distance <= 0.12) & (distance >= 0.07)
+        image[gripper] = (60, 120, 255)
+        return image
 
     def scripted_action(self):
         """A scripted expert's action in this env's action format (for demos and tests)."""
