@@ -43,21 +43,23 @@ def config(task: str, seed: int, demonstrations: str | None) -> HybridSACConfig:
         HybridSACConfig()
         .environment(env, env_config=env_config)
         .training(
-            encoder_latent_dim=64,
-            actor_hidden_dims=(64, 64),
-            critic_hidden_dims=(64, 64),
-            discrete_critic_hidden_dims=(64, 64),
-            utd_ratio=1,
-            train_batch_size_per_learner=128,
-            discount=0.98,
-            temperature_init=0.05,
-            epsilon_start=0.3,
-            epsilon_end=0.005,
-            epsilon_decay_steps=5000,
-            num_random_steps=1000,
-            demonstrations=demonstrations,
-            online_ratio=0.5,
-            **extra,
+            **{
+                "encoder_latent_dim": 64,
+                "actor_hidden_dims": (64, 64),
+                "critic_hidden_dims": (64, 64),
+                "discrete_critic_hidden_dims": (64, 64),
+                "utd_ratio": 1,
+                "train_batch_size_per_learner": 128,
+                "discount": 0.98,
+                "temperature_init": 0.05,
+                "epsilon_start": 0.3,
+                "epsilon_end": 0.005,
+                "epsilon_decay_steps": 5000,
+                "num_random_steps": 1000,
+                "demonstrations": demonstrations,
+                "online_ratio": 0.5,
+                **extra,  # the task's own settings win
+            }
         )
         .env_runners(rollout_fragment_length=8)
         .reporting(min_sample_timesteps_per_iteration=500, metrics_num_episodes_for_smoothing=30)

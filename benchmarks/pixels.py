@@ -1,0 +1,190 @@
+"""HybridSAC from camera images: the built-in pick-and-place seen through a numpy-drawn top-down
+camera (``PickPlacePixels-v0``) against a random policy; and a gym-hil smoke run with
+``image_obs=True`` (two 128x128 cameras, software GL).
+
+    python benchmarks/pixels.py --max-env-steps 20000
+    python benchmarks/pixels.py --gym-hil-iterations 3 --max-env-steps 0   # the gym-hil smoke run only
+
+Prints the training return and success rate against env steps, the random policy's, and the
+figures per setting; writes ``benchmarks/results/pixels.{csv,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import ray  # noqa: E402
+import torch  # noqa: E402
+
+from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
+from rllib_sac_hybrid.envs import GYM_HIL_PICK_CUBE_ID, PICK_PLACE_PIXELS_ID  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def random_policy(image_size: int, episodes: int) -> dict:
+    env = gym.make(PICK_PLACE_PIXELS_ID, image_size=image_size)
+    env.action_space.seed(0)
+    returns, successes = [], []
+    for episode in range(episodes):
+        env.reset(seed=episode)
+        total = 0.0
+        while True:
+            _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+            total += reward
+            if terminated or truncated:
+                returns.append(total), successes.append(float(info["is_success"]))
+                break
+    return {"return": float(np.mean(returns)), "success": float(np.mean(successes))}
+
+
+def pixel_config(args: argparse.Namespace, frozen: bool) -> HybridSACConfig:
+    return (
+        HybridSACConfig()
+        .environment(PICK_PLACE_PIXELS_ID, env_config={"image_size": args.image_size})
+        .training(
+            encoder_latent_dim=64,
+            actor_hidden_dims=(64, 64),
+            critic_hidden_dims=(64, 64),
+            discrete_critic_hidden_dims=(64, 64),
+            train_batch_size_per_learner=args.batch,
+            discount=0.98,
+            temperature_init=0.05,
+            epsilon_start=0.3,
+            epsilon_end=0.005,
+            epsilon_decay_steps=5000,
+            num_random_steps=1000,
+            freeze_image_backbone=frozen,
+        )
+        .env_runners(rollout_fragment_length=8)
+        .reporting(min_sample_timesteps_per_iteration=1000, metrics_num_episodes_for_smoothing=30)
+        .debugging(seed=args.seed)
+    )
+
+
+def train(name: str, config: HybridSACConfig, max_env_steps: int) -> list[dict]:
+    algo = config.build_algo()
+    rows, start = [], time.monotonic()
+    try:
+        while True:
+            result = algo.train()
+            runners = result["env_runners"]
+            rows.append({
+                "setting": name,
+                "env_steps": int(result["num_env_steps_sampled_lifetime"]),
+                "return": runners.get("episode_return_mean", float("nan")),
+                "success": runners.get("episode_success_rate", float("nan")),
+                "seconds": time.monotonic() - start,
+            })  # fmt: skip
+            print(f"{name}: {rows[-1]['env_steps']} env steps, return {rows[-1]['return']:.2f}, "
+                  f"success {rows[-1]['success']:.2f}, {rows[-1]['seconds']:.0f} s", flush=True)  # fmt: skip
+            if rows[-1]["env_steps"] >= max_env_steps:
+                return rows
+    finally:
+        algo.stop()
+
+
+def gym_hil_smoke(iterations: int) -> None:
+    config = (
+        HybridSACConfig()
+        .environment(GYM_HIL_PICK_CUBE_ID, env_config={"image_obs": True})
+        .training(
+            discrete_action_in_last_dim=True,
+            encoder_latent_dim=32,
+            actor_hidden_dims=(64,),
+            critic_hidden_dims=(64,),
+            discrete_critic_hidden_dims=(64,),
+            train_batch_size_per_learner=16,
+            num_random_steps=50,
+            freeze_image_backbone=True,
+        )
+        .reporting(min_sample_timesteps_per_iteration=100)
+        .debugging(seed=0)
+    )
+    algo = config.build_algo()
+    try:
+        spaces = algo.env_runner.env.single_observation_space
+        print(f"gym-hil image observation space: {spaces}")
+        for i in range(iterations):
+            start = time.monotonic()
+            result = algo.train()
+            learner = result["learners"]["default_policy"]
+            print(f"gym-hil images, iteration {i + 1}: {result['num_env_steps_sampled_lifetime']} env steps, "
+                  f"critic loss {learner.get('critic_loss', float('nan')):.4f}, replay {learner['replay_size']}, "
+                  f"{time.monotonic() - start:.0f} s", flush=True)  # fmt: skip
+    finally:
+        algo.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--max-env-steps", type=int, default=20_000, help="0: skip the pixel task")
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--settings", default="frozen,trained", help="backbones: frozen, trained or both")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gym-hil-iterations", type=int, default=0, help="gym-hil image_obs smoke run")
+    args = parser.parse_args()
+    settings = [s for s in args.settings.split(",") if s]
+    if any(s not in ("frozen", "trained") for s in settings) or args.max_env_steps < 0:
+        raise ValueError("--settings: a comma-separated subset of frozen,trained; --max-env-steps >= 0")
+    torch.set_num_threads(2)
+    RESULTS.mkdir(exist_ok=True)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        rows = []
+        if args.max_env_steps:
+            baseline = random_policy(args.image_size, 200)
+            print(f"random policy: return {baseline['return']:.2f}, success {baseline['success']:.2f}")
+            for setting in settings:
+                rows += train(f"{setting} backbone", pixel_config(args, setting == "frozen"), args.max_env_steps)
+        if args.gym_hil_iterations:
+            gym_hil_smoke(args.gym_hil_iterations)
+    finally:
+        ray.shutdown()
+    if rows:
+        with open(RESULTS / "pixels.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"\n{PICK_PLACE_PIXELS_ID} at {args.image_size}x{args.image_size}, batch {args.batch}, UTD 1")
+        print(f"random policy: return {baseline['return']:.2f}, success {baseline['success']:.0%}")
+        for setting in settings:
+            curve = [r for r in rows if r["setting"] == f"{setting} backbone"]
+            last = curve[-3:]
+            print(f"{setting} backbone: after {curve[-1]['env_steps']:,} env steps ({curve[-1]['seconds']:.0f} s): "
+                  f"return {np.mean([r['return'] for r in last]):.2f}, "
+                  f"success {np.mean([r['success'] for r in last]):.0%} (mean of the last 3 iterations)")  # fmt: skip
+        plot(rows, baseline, RESULTS / "pixels.png")
+
+
+def plot(rows: list[dict], baseline: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for setting in sorted({r["setting"] for r in rows}):
+        curve = [r for r in rows if r["setting"] == setting]
+        ax.plot([r["env_steps"] for r in curve], [r["success"] for r in curve], label=setting)
+    ax.axhline(baseline["success"], color="k", ls=":", lw=1, label="random policy")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("training success rate (last 30 episodes)")
+    ax.set_title("Pick-and-place from a camera image")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
