@@ -10,7 +10,8 @@ Policies:
   behind the simulated robot), or a scripted reach-grasp-lift controller for gym-hil's pick-cube;
 - ``teleop``: a human at a keyboard, gamepad or leader arm, through an env that keeps the robot
   env contract (gym-hil's ``...Keyboard-v0`` / ``...Gamepad-v0`` envs): the env is stepped with a
-  "stay" action and the recorded action is the ``info["teleop_action"]`` the human gave;
+  neutral action (no motion, gripper "stay") and the recorded action is the
+  ``info["teleop_action"]`` the human gave;
 - ``random``: uniform random actions (a baseline, or to test a pipeline).
 
 ``--only-successes`` keeps only the episodes whose last info says ``is_success`` / ``succeed``.
@@ -72,12 +73,26 @@ def gym_hil_pick_cube_expert(env: gym.Env, obs: dict, info: dict) -> np.ndarray:
 
 
 def teleop_policy(env: gym.Env) -> Policy:
-    """Steps with a "stay" action; the human's command arrives as ``info["teleop_action"]``."""
-    space = env.action_space
-    stay = np.zeros(space.shape, dtype=space.dtype) if isinstance(space, gym.spaces.Box) else space.sample()
-    if isinstance(space, gym.spaces.Box) and space.shape[0] >= 1 and space.high[-1] == 2:  # gym-hil: 1 = stay
-        stay[-1] = 1
-    return lambda env, obs, info: stay
+    """Steps with a neutral action; the human's command arrives as ``info["teleop_action"]``."""
+    neutral = neutral_action(env.action_space)
+    return lambda env, obs, info: neutral
+
+
+def neutral_action(space: gym.Space):
+    """Zero motion (clipped into the bounds) and the middle discrete choice ("stay" of close /
+    stay / open), also for gym-hil's flat layout, whose last component is that index."""
+    if isinstance(space, gym.spaces.Box):
+        action = np.clip(np.zeros(space.shape, dtype=space.dtype), space.low, space.high)
+        if space.shape and space.shape[0] >= 2 and space.low[-1] == 0 and space.high[-1] == 2:  # gym-hil layout
+            action[-1] = 1
+        return action
+    if isinstance(space, gym.spaces.Discrete):
+        return int(space.start + space.n // 2)
+    if isinstance(space, gym.spaces.Tuple):
+        return tuple(neutral_action(sub) for sub in space.spaces)
+    if isinstance(space, gym.spaces.Dict):
+        return {key: neutral_action(sub) for key, sub in space.spaces.items()}
+    return space.sample()
 
 
 def random_policy(env: gym.Env) -> Policy:

@@ -277,3 +277,18 @@ def test_minari_datasets_load(tmp_path, monkeypatch):
     assert transitions["done"].sum() == 0 and transitions["episode_end"].sum() == 3  # truncated: bootstraps
     with pytest.raises(ValueError, match="no local Minari dataset"):
         read_episodes("test/missing-v0", source="minari")
+
+
+def test_teleop_recording_keeps_what_the_human_did(ray_session, tmp_path):
+    """--policy teleop steps with 'stay' and records info['teleop_action']: here the simulated
+    robot's scripted human drives every step, so the recorded episodes are the expert's."""
+    config = {"control_hz": 1000.0, "intervention_prob": 1.0, "intervention_steps": 1000}
+    summary = record(SIM_ROBOT_ID, episodes=3, out=str(tmp_path), policy="teleop", seed=0, env_config=config)
+    assert summary["success_rate"] == 1.0  # a neutral action never moves; the human's commands succeed
+    episodes = read_episodes(str(tmp_path))
+    env = gym.make(SIM_ROBOT_ID, **config)
+    transitions = demonstration_transitions(
+        episodes, env.observation_space, ActionLayout.from_space(env.action_space), "discrete_penalty"
+    )
+    assert transitions["is_intervention"].all()
+    assert set(transitions["discrete_action"].tolist()) >= {0, 2}  # the human closed and opened the gripper
