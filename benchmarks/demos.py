@@ -23,6 +23,7 @@ import ray
 import torch
 
 from rllib_sac_hybrid import HybridSACConfig
+from rllib_sac_hybrid.envs import PICK_PLACE_TRAINING
 from rllib_sac_hybrid.record import record
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -44,18 +45,7 @@ def config(task: str, seed: int, demonstrations: str | None) -> HybridSACConfig:
         .environment(env, env_config=env_config)
         .training(
             **{
-                "encoder_latent_dim": 64,
-                "actor_hidden_dims": (64, 64),
-                "critic_hidden_dims": (64, 64),
-                "discrete_critic_hidden_dims": (64, 64),
-                "utd_ratio": 1,
-                "train_batch_size_per_learner": 128,
-                "discount": 0.98,
-                "temperature_init": 0.05,
-                "epsilon_start": 0.3,
-                "epsilon_end": 0.005,
-                "epsilon_decay_steps": 5000,
-                "num_random_steps": 1000,
+                **PICK_PLACE_TRAINING,
                 "demonstrations": demonstrations,
                 "online_ratio": 0.5,
                 **extra,  # the task's own settings win

@@ -25,7 +25,7 @@ import ray  # noqa: E402
 import torch  # noqa: E402
 
 from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
-from rllib_sac_hybrid.envs import GYM_HIL_PICK_CUBE_ID, PICK_PLACE_PIXELS_ID  # noqa: E402
+from rllib_sac_hybrid.envs import GYM_HIL_PICK_CUBE_ID, PICK_PLACE_PIXELS_ID, PICK_PLACE_TRAINING  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -51,18 +51,7 @@ def pixel_config(args: argparse.Namespace, frozen: bool) -> HybridSACConfig:
         HybridSACConfig()
         .environment(PICK_PLACE_PIXELS_ID, env_config={"image_size": args.image_size})
         .training(
-            encoder_latent_dim=64,
-            actor_hidden_dims=(64, 64),
-            critic_hidden_dims=(64, 64),
-            discrete_critic_hidden_dims=(64, 64),
-            train_batch_size_per_learner=args.batch,
-            discount=0.98,
-            temperature_init=0.05,
-            epsilon_start=0.3,
-            epsilon_end=0.005,
-            epsilon_decay_steps=5000,
-            num_random_steps=1000,
-            freeze_image_backbone=frozen,
+            **{**PICK_PLACE_TRAINING, "train_batch_size_per_learner": args.batch, "freeze_image_backbone": frozen}
         )
         .env_runners(rollout_fragment_length=8)
         .reporting(min_sample_timesteps_per_iteration=1000, metrics_num_episodes_for_smoothing=30)

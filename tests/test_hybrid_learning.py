@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rllib_sac_hybrid import HybridSACConfig
-from rllib_sac_hybrid.envs import PICK_PLACE_ID
+from rllib_sac_hybrid.envs import PICK_PLACE_ID, PICK_PLACE_TRAINING
 
 TARGET_SUCCESS = 0.8  # training episodes (exploring policy), mean over the last 30
 # The deterministic policy on 40 fresh episodes, right when training success first reaches 0.8: it
@@ -21,25 +21,7 @@ def pick_place_config(**training) -> HybridSACConfig:
     return (
         HybridSACConfig()
         .environment(PICK_PLACE_ID)
-        .training(
-            **{
-                "encoder_latent_dim": 64,
-                "actor_hidden_dims": (64, 64),
-                "critic_hidden_dims": (64, 64),
-                "discrete_critic_hidden_dims": (64, 64),
-                "utd_ratio": 1,  # 2 needed more compute per success: 13,000 env steps and 163 s vs 9,000 and 74 s
-                "train_batch_size_per_learner": 128,
-                "discount": 0.98,
-                "temperature_init": 0.05,
-                "epsilon_start": 0.3,
-                # Random gripper commands cap the success of training episodes: at 2% per step about one
-                # 15-step episode in six gets a harmful one. 0.5% keeps that cap well above the 0.8 target.
-                "epsilon_end": 0.005,
-                "epsilon_decay_steps": 5000,
-                "num_random_steps": 1000,
-                **training,
-            }
-        )
+        .training(**{**PICK_PLACE_TRAINING, **training})
         .env_runners(rollout_fragment_length=8)
         .reporting(min_sample_timesteps_per_iteration=1000, metrics_num_episodes_for_smoothing=30)
         .debugging(seed=0)

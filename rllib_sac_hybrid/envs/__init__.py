@@ -17,7 +17,7 @@ from __future__ import annotations
 import gymnasium as gym
 
 from rllib_sac_hybrid.envs.gym_hil import GYM_HIL_PICK_CUBE_ID
-from rllib_sac_hybrid.envs.pick_place import PickPlaceEnv
+from rllib_sac_hybrid.envs.pick_place import PICK_PLACE_TRAINING, PickPlaceEnv
 
 PICK_PLACE_ID = "rllib_sac_hybrid/PickPlace-v0"
 PICK_PLACE_SPARSE_ID = "rllib_sac_hybrid/PickPlaceSparse-v0"
@@ -55,6 +55,7 @@ __all__ = [
     "PICK_PLACE_ID",
     "PICK_PLACE_PIXELS_ID",
     "PICK_PLACE_SPARSE_ID",
+    "PICK_PLACE_TRAINING",
     "PickPlaceEnv",
     "register_envs",
 ]
