@@ -94,6 +94,7 @@ def gym_hil_smoke(iterations: int) -> None:
             train_batch_size_per_learner=16,
             num_random_steps=50,
             freeze_image_backbone=True,
+            replay_capacity=5000,  # two 128x128 cameras: about 123 KB per transition
         )
         .reporting(min_sample_timesteps_per_iteration=100)
         .debugging(seed=0)
@@ -161,16 +162,17 @@ def plot(rows: list[dict], baseline: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for setting in sorted({r["setting"] for r in rows}):
-        curve = [r for r in rows if r["setting"] == setting]
-        ax.plot([r["env_steps"] for r in curve], [r["success"] for r in curve], label=setting)
-    ax.axhline(baseline["success"], color="k", ls=":", lw=1, label="random policy")
-    ax.set_xlabel("env steps")
-    ax.set_ylabel("training success rate (last 30 episodes)")
-    ax.set_title("Pick-and-place from a camera image")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, label in zip(axes, ("return", "success"), ("training return", "training success rate")):
+        for setting in sorted({r["setting"] for r in rows}):
+            curve = [r for r in rows if r["setting"] == setting]
+            ax.plot([r["env_steps"] for r in curve], [r[key] for r in curve], label=setting)
+        ax.axhline(baseline[key], color="k", ls=":", lw=1, label="random policy")
+        ax.set_xlabel("env steps")
+        ax.set_ylabel(f"{label} (last 30 episodes)")
+    axes[1].set_ylim(-0.02, 1.02)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Pick-and-place from a camera image")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

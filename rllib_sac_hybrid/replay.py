@@ -266,6 +266,7 @@ class TensorReplayBuffer:
         num_frames = self.capacity + self.num_next_obs_slots
         self.observation_space = observation_space
         self._obs_shapes = _leaf_shapes(observation_space)
+        _check_fits_in_memory(self.capacity, num_frames, self._obs_shapes, layout, self.device)
         # Camera images (uint8 Boxes) stay uint8: a quarter of float32's bytes.
         frames = {
             k: torch.zeros((num_frames, *shape), dtype=dtype, device=self.device)
@@ -484,6 +485,37 @@ def _linked(transitions: Mapping, n: int) -> np.ndarray:
     linked = np.array(transitions.get("next_is_next_row", np.zeros(n, dtype=bool)), dtype=bool)
     linked[-1] = False
     return linked
+
+
+def _check_fits_in_memory(capacity: int, num_frames: int, shapes: Mapping, layout: ActionLayout, device) -> None:
+    """A clear error, before allocating, when a CPU buffer would not fit in the memory available
+    (the default capacity of a million transitions is far too much for camera images)."""
+    available = _available_memory()
+    if torch.device(device).type != "cpu" or available is None:
+        return
+    frame_bytes = sum(int(np.prod(shape)) * (1 if dtype == torch.uint8 else 4) for shape, dtype in shapes.values())
+    row_bytes = 4 * (layout.continuous_dim + 2) + 8 + (16 if layout.has_discrete else 0)
+    needed = num_frames * frame_bytes + capacity * row_bytes
+    if needed > available:
+        per_transition = needed / capacity
+        raise ValueError(
+            f"replay_capacity={capacity} needs {needed / 2**30:.1f} GiB for these observations "
+            f"({per_transition:,.0f} bytes per transition) but {available / 2**30:.1f} GiB of memory is available; "
+            f"allowed: replay_capacity <= {int(available * 0.8 / per_transition):,} on this machine "
+            "(.training(replay_capacity=...), and demo_capacity for the demonstration replay)."
+        )
+
+
+def _available_memory() -> int | None:
+    """Bytes the kernel says can be allocated without swapping (MemAvailable), if it says."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def _leaf_shapes(space: gym.Space) -> dict[str | None, tuple[tuple[int, ...], torch.dtype]]:

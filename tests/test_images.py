@@ -220,6 +220,7 @@ def test_a_few_training_iterations_on_the_pixel_task(ray_session, frozen):
             num_random_steps=30,
             train_batch_size_per_learner=16,
             freeze_image_backbone=frozen,
+            replay_capacity=1000,
         )
         .env_runners(num_env_runners=1)
         .reporting(min_sample_timesteps_per_iteration=40)
@@ -239,3 +240,8 @@ def test_a_few_training_iterations_on_the_pixel_task(ray_session, frozen):
     assert metrics["num_critic_steps_lifetime"] == 80 - 30 + 1
     assert np.isfinite(metrics["critic_loss"]) and np.isfinite(metrics["actor_loss"])
     assert bool(module.frozen_backbones) == frozen
+
+
+def test_a_replay_that_cannot_fit_in_memory_fails_before_allocating():
+    with pytest.raises(ValueError, match=r"replay_capacity=1000000000 needs .* GiB .* allowed: replay_capacity <="):
+        TensorReplayBuffer(10**9, TWO_CAMERAS, ActionLayout.from_space(ACTIONS))
