@@ -73,7 +73,7 @@ class HybridSACTorchLearner(TorchLearner):
         self._demo_replay: dict[ModuleID, TensorReplayBuffer] = {}
         self._updaters: dict[ModuleID, SACUpdater] = {}
         self._batch_sizes: dict[ModuleID, int] = {}
-        self._shifted_keys: dict[ModuleID, list] = {}  # image keys that get DrQ's random shift
+        self._image_shift: dict[ModuleID, tuple[list, int]] = {}  # image keys that get DrQ's random shift, pad
         # Metrics of the rounds since the last reduce: per module, per step kind, [sum vector, steps].
         self._metric_sums: dict[ModuleID, dict[tuple[str, ...], list]] = {}
         self._rows_trained: dict[ModuleID, int] = {}
@@ -87,7 +87,8 @@ class HybridSACTorchLearner(TorchLearner):
         module = self.module[module_id].unwrapped()
         self._batch_sizes[module_id] = config.train_batch_size_per_learner
         augment = config.image_augmentation == "random_shift" and config.image_shift_pad > 0
-        self._shifted_keys[module_id] = list(image_shapes(module.observation_space)) if augment else []
+        keys = list(image_shapes(module.observation_space)) if augment else []
+        self._image_shift[module_id] = (keys, config.image_shift_pad)
         self._replay[module_id] = TensorReplayBuffer(
             config.replay_capacity, module.observation_space, module.layout, self._device
         )
@@ -296,10 +297,13 @@ class HybridSACTorchLearner(TorchLearner):
             def gather():
                 return replay.gather(next(rows))
 
-        keys, pad = self._shifted_keys[module_id], self.config.get_config_for_module(module_id).image_shift_pad
+        keys, pad = self._image_shift[module_id]
+        if keys:
 
-        def next_batch():
-            return shift_images(gather(), keys, pad)
+            def next_batch():
+                return shift_images(gather(), keys, pad)
+        else:
+            next_batch = gather  # no camera images: nothing to wrap on the UTD loop's path
 
         step_metrics: list[dict[str, torch.Tensor]] = []
         for _ in range(num_updates):
