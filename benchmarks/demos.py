@@ -64,7 +64,7 @@ def run(name: str, seed: int, demonstrations: str | None, args: argparse.Namespa
         while True:
             result = algo.train()
             steps = int(result["num_env_steps_sampled_lifetime"])
-            success = result["env_runners"].get("episode_success_rate", float("nan"))
+            success = result["env_runners"].get("episode_success_rate_windowed", float("nan"))
             rows.append({"setting": name, "seed": seed, "env_steps": steps, "success": success,
                          "seconds": time.monotonic() - start})  # fmt: skip
             print(f"{name} seed {seed}: {steps} env steps, success {success:.2f}", flush=True)

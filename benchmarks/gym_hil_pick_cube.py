@@ -72,8 +72,8 @@ def main() -> None:
             steps = int(result["num_env_steps_sampled_lifetime"])
             row = (
                 steps,
-                runners.get("episode_success_rate", float("nan")),
-                runners.get("episode_return_mean", float("nan")),
+                runners.get("episode_success_rate_windowed", float("nan")),
+                runners.get("episode_return_windowed", float("nan")),
                 runners.get("episode_len_mean", float("nan")),
                 time.time() - start,
             )

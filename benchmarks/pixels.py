@@ -69,8 +69,8 @@ def train(name: str, config: HybridSACConfig, max_env_steps: int) -> list[dict]:
             rows.append({
                 "setting": name,
                 "env_steps": int(result["num_env_steps_sampled_lifetime"]),
-                "return": runners.get("episode_return_mean", float("nan")),
-                "success": runners.get("episode_success_rate", float("nan")),
+                "return": runners.get("episode_return_windowed", float("nan")),
+                "success": runners.get("episode_success_rate_windowed", float("nan")),
                 "seconds": time.monotonic() - start,
             })  # fmt: skip
             print(f"{name}: {rows[-1]['env_steps']} env steps, return {rows[-1]['return']:.2f}, "

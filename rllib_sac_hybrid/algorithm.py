@@ -28,6 +28,7 @@ from ray.tune.execution.placement_groups import PlacementGroupFactory
 from rllib_sac_hybrid.config import NON_FINITE_MODES, HybridSACConfig
 from rllib_sac_hybrid.demos import demonstration_transitions, read_episodes
 from rllib_sac_hybrid.env_runner import COMPONENT_ENV_STATE
+from rllib_sac_hybrid.episode_window import EpisodeWindow
 from rllib_sac_hybrid.placement import add_runner_resources, placed_env_runner_groups
 from rllib_sac_hybrid.replay import concat_transitions, drop_transitions, episodes_to_transitions, non_finite_rows
 
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 NUM_NON_FINITE_DROPPED = "num_non_finite_transitions_dropped"
 PROBE_TAG = "hybrid_sac_probe"  # pings to failed EnvRunners
 SAMPLE_TAG = "hybrid_sac_sample"  # asynchronous sample calls
+EPISODE_WINDOW_STATE = "hybrid_sac_episode_window"  # algorithm-state key
 
 
 class HybridSAC(Algorithm):
@@ -83,6 +85,8 @@ class HybridSAC(Algorithm):
         self._next_probe_time = 0.0  # of failed EnvRunners (see restore_env_runners)
         self._last_evaluation_return = float("nan")  # see step
         self._rounds_since_push, self._last_push_time = 0, time.monotonic()  # see _weights_due
+        # The last metrics_num_episodes_for_smoothing training episodes, across iterations and runners.
+        self._episode_window = EpisodeWindow(self.config.metrics_num_episodes_for_smoothing)
 
     def _load_demonstrations(self) -> None:
         """Reads ``demonstrations`` (with Ray Data) into every learner's demonstration replay.
@@ -93,7 +97,12 @@ class HybridSAC(Algorithm):
         source = f"demonstrations={config.demonstrations!r}"
         episodes = read_episodes(config.demonstrations, config.demonstration_format)
         transitions = demonstration_transitions(
-            episodes, self._observation_space, self._action_layout, config.discrete_penalty_key, source
+            episodes,
+            self._observation_space,
+            self._action_layout,
+            config.discrete_penalty_key,
+            source,
+            grasp_penalty=config.grasp_penalty,
         )
         num = len(transitions.get("reward", ()))
         if num == 0:
@@ -138,11 +147,18 @@ class HybridSAC(Algorithm):
         """RLlib's iteration, whose results always hold the episode-return metrics a Tune search
         or scheduler may watch: NaN until a first episode has ended (Tune's strict metric check
         would otherwise fail a trial whose first iteration ends none; ASHA and the searchers skip
-        NaN). Evaluation returns carry over between evaluation iterations."""
+        NaN). Evaluation returns carry over between evaluation iterations.
+
+        The results also hold the means over the last ``metrics_num_episodes_for_smoothing``
+        training episodes, whichever iteration and runner they ended in (``episode_window``):
+        ``env_runners/episode_return_windowed``, ``episode_success_rate_windowed``,
+        ``episode_len_windowed``, ``num_episodes_windowed``. RLlib's own
+        ``episode_return_mean`` covers only the episodes that ended in this iteration."""
         result = super().step()
         runners = result.setdefault(ENV_RUNNER_RESULTS, {})
         for key in (EPISODE_RETURN_MEAN, EPISODE_RETURN_MIN, EPISODE_RETURN_MAX):
             runners.setdefault(key, float("nan"))
+        runners.update(self._episode_window.metrics())
         if self.config.evaluation_interval:
             evaluation = result.get(EVALUATION_RESULTS, {}).get(ENV_RUNNER_RESULTS, {})
             if EPISODE_RETURN_MEAN in evaluation:
@@ -151,6 +167,18 @@ class HybridSAC(Algorithm):
                 EPISODE_RETURN_MEAN, self._last_evaluation_return
             )
         return result
+
+    def get_state(self, components=None, *, not_components=None, **kwargs) -> dict:
+        """RLlib's algorithm state plus the episode window (so that a restored run's windowed
+        metrics continue where they were)."""
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        state[EPISODE_WINDOW_STATE] = self._episode_window.get_state()
+        return state
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        if EPISODE_WINDOW_STATE in state:
+            self._episode_window.set_state(state[EPISODE_WINDOW_STATE])
 
     def restore_env_runners(self, env_runner_group) -> list[int]:
         """Bring restarted EnvRunners back into the rounds without waiting for them; give them the
@@ -246,6 +274,8 @@ class HybridSAC(Algorithm):
         config = self.config
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
             samples = self._sample(sampled_lifetime, random_actions=sampled_lifetime < config.num_random_steps)
+        for _, episodes in samples:
+            self._episode_window.add(episodes)
         transitions = concat_transitions(
             [self._checked_transitions(worker_index, episodes) for worker_index, episodes in samples]
         )
@@ -349,7 +379,7 @@ class HybridSAC(Algorithm):
         """One runner's episode chunks as transitions; non-finite ones raise or are dropped."""
         config = self.config
         transitions = episodes_to_transitions(
-            episodes, self._observation_space, self._action_layout, config.discrete_penalty_key
+            episodes, self._observation_space, self._action_layout, config.discrete_penalty_key, config.grasp_penalty
         )
         if not transitions:
             return transitions

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> dict:
             encoder_latent_dim=args.hidden,
             num_random_steps=args.random_steps,
         )
-        .reporting(min_sample_timesteps_per_iteration=args.steps_per_iteration, metrics_num_episodes_for_smoothing=5)
+        .reporting(min_sample_timesteps_per_iteration=args.steps_per_iteration, metrics_num_episodes_for_smoothing=10)
         .debugging(seed=args.seed)
     )
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, ignore_reinit_error=True)
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"HybridSAC on {args.env}: N={args.num_critics} M={args.num_subsample_critics or args.num_critics} "
         f"UTD={args.utd_ratio} hidden={hidden}, {args.env_steps} env steps"
     )
-    print("return: mean of the last 5 training episodes; alpha: temperature; critic: critic loss")
+    print("return: mean of the last 10 training episodes (across iterations); alpha: temperature; critic: critic loss")
     print(
         f"{'iter':>4} {'env steps':>9} {'return':>9} {'best':>9} {'alpha':>7} {'critic':>8} {'Q mean':>8} {'secs':>6}"
     )
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
         while steps < args.env_steps:
             result = algo.train()
             steps = int(result["num_env_steps_sampled_lifetime"])
-            ret = result["env_runners"].get("episode_return_mean", float("nan"))
+            ret = result["env_runners"]["episode_return_windowed"]
             best = max(best, ret) if ret == ret else best
             learner = result["learners"].get("default_policy", {})
             print(
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
     summary = {
         "env": args.env,
         "env_steps": steps,
-        "final_return_mean": result["env_runners"].get("episode_return_mean"),
+        "final_return_mean": result["env_runners"].get("episode_return_windowed"),
         "best_return_mean": best,
         "critic_steps": int(result["learners"].get("default_policy", {}).get("num_critic_steps_lifetime", 0)),
         "wall_seconds": round(elapsed, 1),

@@ -89,7 +89,7 @@ def run(ray_session, tmp_path_factory) -> dict:
     try:
         while True:
             result = algo.train()
-            out["returns"].append(result["env_runners"]["episode_return_mean"])
+            out["returns"].append(result["env_runners"]["episode_return_windowed"])
             out["snapshots"].append(foreach_learner(algo, learner_snapshot))
             if out["returns"][-1] >= TARGET_RETURN or result["num_env_steps_sampled_lifetime"] >= MAX_ENV_STEPS:
                 break

@@ -108,7 +108,7 @@ def test_optuna_search_and_pbt_run(ray_session, tmp_path, search, scheduler):
     if search == "optuna":  # a grid becomes a choice for Optuna
         assert set(table["utd_ratio"]) <= {1, 2}
     assert report.metric == (
-        "evaluation/env_runners/episode_return_mean" if search == "optuna" else "env_runners/episode_return_mean"
+        "evaluation/env_runners/episode_return_mean" if search == "optuna" else "env_runners/episode_return_windowed"
     )
     assert math.isfinite(table["last_return"][0]) and report.best_checkpoint
 

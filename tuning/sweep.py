@@ -6,7 +6,10 @@
     python -m tuning.sweep --name <same name> --resume        # continue an interrupted sweep
 
 Each trial trains HybridSAC (``tune.Tuner("HybridSAC", ...)``) until ``--max-env-steps`` env steps,
-maximising ``env_runners/episode_return_mean`` (``evaluation/...`` with ``--evaluation-episodes``).
+maximising ``env_runners/episode_return_windowed`` - the mean return of the last
+``metrics_num_episodes_for_smoothing`` training episodes, across iterations (RLlib's own
+``episode_return_mean`` covers one iteration only) - or, with ``--evaluation-episodes``, the
+evaluation return.
 ASHA stops poor trials early by default. Trials run side by side as far as the CPUs Ray reports
 allow (the CPUs a trial needs come from its config: 1 plus its EnvRunners'). The experiment folder
 ``<storage-path>/<name>`` gets ``results.csv`` (best first), ``best_checkpoint.txt`` and PNG plots
@@ -43,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 SEARCHERS = ("random", "optuna")
 SCHEDULERS = ("asha", "pbt", "pb2", "fifo")
-TRAIN_METRIC = "env_runners/episode_return_mean"
+TRAIN_METRIC = "env_runners/episode_return_windowed"  # the last metrics_num_episodes_for_smoothing episodes
 EVAL_METRIC = "evaluation/env_runners/episode_return_mean"
 ENV_STEPS = "num_env_steps_sampled_lifetime"
 # Fixed settings a sweep may set besides HybridSAC's own (``--set name=value``).
