@@ -15,6 +15,7 @@ from rllib_sac_hybrid.demos import FORMATS as DEMONSTRATION_FORMATS
 from rllib_sac_hybrid.env_runner import HybridSACEnvRunner
 from rllib_sac_hybrid.module import MODEL_CONFIG_KEYS
 from rllib_sac_hybrid.networks import ACTIVATIONS
+from rllib_sac_hybrid.presets import preset_settings
 from rllib_sac_hybrid.spaces import ActionLayout, observation_dims
 
 ACTOR_Q_REDUCTIONS = ("min", "mean")
@@ -25,6 +26,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "num_critics": 2,
     "num_subsample_critics": None,  # None: min over all N target heads
     "discount": 0.99,
+    "n_step": 1,  # n-step returns: the discounted sum of n rewards, then gamma^n times the bootstrap
     "tau": 0.005,
     "use_backup_entropy": True,
     # Update-to-data loop.
@@ -64,6 +66,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "discrete_critic_hidden_dims": (256, 256),
     "discrete_critic_lr": 3e-4,
     "discrete_penalty_key": "discrete_penalty",
+    "grasp_penalty": None,  # None: the env's info[discrete_penalty_key]; a number: that on every gripper flip
     "epsilon_start": 0.2,
     "epsilon_end": 0.02,
     "epsilon_decay_steps": 20_000,
@@ -111,6 +114,12 @@ class HybridSACConfig(AlgorithmConfig):
         utd_ratio: critic updates per env step; each on a fresh batch, each followed by Polyak.
         policy_update_freq: every this many updates, this many actor + temperature steps.
         discount: gamma. ``training(gamma=...)`` is accepted as an alias.
+        n_step: n-step returns (default 1): each critic target is the discounted sum of up to n
+            rewards plus gamma^n times the bootstrap from the n-th next observation; it stops at
+            a termination (no bootstrap) and at a truncation (bootstrap from the true last
+            observation, gamma^k for the k steps taken). Made from the stored transitions when a
+            batch is sampled (online and demonstration replay alike). The entropy term of the
+            target (``use_backup_entropy``) is that of the bootstrap action only.
         tau: Polyak coefficient, target <- tau * online + (1 - tau) * target.
         temperature_init: initial alpha; log_alpha starts at log(temperature_init).
         target_entropy: entropy target of the temperature loss; None = -(dim(a_c) + has_discrete) / 2.
@@ -128,6 +137,9 @@ class HybridSACConfig(AlgorithmConfig):
         fixed_discrete_action: an index that replaces the discrete critic (always this choice).
         discrete_critic_hidden_dims, discrete_critic_lr: the discrete critic's MLP and Adam lr.
         discrete_penalty_key: info key of the penalty added to the discrete critic's reward.
+        grasp_penalty: None (default): that info value as the env reports it; a number (e.g.
+            HIL-SERL's -0.05): this penalty on every step whose info reports a non-zero one (a
+            gripper flip), whatever magnitude the env uses.
         epsilon_start, epsilon_end, epsilon_decay_steps: linear epsilon-greedy schedule of the
             discrete part over env steps while exploring (greedy at evaluation / inference).
         replay_capacity: transitions kept in the replay buffer.
@@ -209,6 +221,9 @@ class HybridSACConfig(AlgorithmConfig):
         self.rollout_fragment_length = 1  # env steps per runner per round
         self.min_time_s_per_iteration = None
         self.min_sample_timesteps_per_iteration = 1000
+        # The windowed metrics (episode_return_windowed, ...) cover the last 10 training episodes,
+        # as SB3 and rl-zoo report theirs; RLlib's default of 100 lags far behind a learning curve.
+        self.metrics_num_episodes_for_smoothing = 10
         # Evaluation acts deterministically: tanh(mean) and the discrete critic's argmax.
         self.evaluation_config = {"explore": False}
         # Reports env_runners/episode_success_rate and episode_intervention_rate (see callbacks.py).
@@ -231,6 +246,15 @@ class HybridSACConfig(AlgorithmConfig):
             value = custom_resources_by_env_runner
             self.custom_resources_by_env_runner = list(value) if isinstance(value, tuple) else value
         return self
+
+    def preset(self, name: str) -> HybridSACConfig:
+        """Applies the named settings of a known recipe (``presets.PRESETS``: "hil-serl", "redq",
+        "droq"); every other setting stays as it is, and settings passed after this call
+        override the preset's. ValueError, listing the names, for an unknown one.
+
+        Example: ``HybridSACConfig().environment(...).preset("hil-serl").training(discount=0.99)``.
+        """
+        return self.training(**preset_settings(name))
 
     def training(self, *, gamma: float | None = NotProvided, **kwargs) -> HybridSACConfig:
         """Sets training settings: every HybridSAC setting (see the class docstring) and RLlib's."""
@@ -292,6 +316,12 @@ class HybridSACConfig(AlgorithmConfig):
             raise ValueError(f"tau={self.tau!r} is invalid; allowed: a number in (0, 1].")
         if not _real(self.discount) or not 0.0 <= self.discount <= 1.0:
             raise ValueError(f"discount={self.discount!r} is invalid; allowed: a number in [0, 1].")
+        _int_at_least("n_step", self.n_step, 1)
+        if self.grasp_penalty is not None and (not _real(self.grasp_penalty) or not math.isfinite(self.grasp_penalty)):
+            raise ValueError(
+                f"grasp_penalty={self.grasp_penalty!r} is invalid; allowed: None (the env's own penalty) or a finite "
+                "number, e.g. -0.05."
+            )
         for name in ("actor_lr", "critic_lr", "temperature_lr", "discrete_critic_lr"):
             value = getattr(self, name)
             if not _real(value) or not value > 0 or not math.isfinite(value):

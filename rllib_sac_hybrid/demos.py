@@ -166,6 +166,7 @@ def demonstration_transitions(
     layout: ActionLayout,
     penalty_key: str,
     source: str = "demonstrations",
+    grasp_penalty: float | None = None,
 ) -> dict:
     """The episodes as replay transitions, after checking them against the env's spaces.
 
@@ -197,7 +198,7 @@ def demonstration_transitions(
                 f"{layout.space} ({type(error).__name__}: {error}); allowed: episodes recorded on this env."
             ) from error
         checked.append(episode)
-    return episodes_to_transitions(checked, observation_space, layout, penalty_key)
+    return episodes_to_transitions(checked, observation_space, layout, penalty_key, grasp_penalty)
 
 
 def _as_numpy(episode: SingleAgentEpisode, observation_space: gym.Space, action_space: gym.Space):

@@ -90,7 +90,12 @@ class HybridSACTorchLearner(TorchLearner):
         keys = list(image_shapes(module.observation_space)) if augment else []
         self._image_shift[module_id] = (keys, config.image_shift_pad)
         self._replay[module_id] = TensorReplayBuffer(
-            config.replay_capacity, module.observation_space, module.layout, self._device
+            config.replay_capacity,
+            module.observation_space,
+            module.layout,
+            self._device,
+            n_step=config.n_step,
+            discount=config.discount,
         )
         settings = UpdateSettings(
             utd_ratio=config.utd_ratio,
@@ -192,7 +197,12 @@ class HybridSACTorchLearner(TorchLearner):
             config = self.config.get_config_for_module(module_id)
             online = self._replay[module_id]
             self._demo_replay[module_id] = TensorReplayBuffer(
-                config.demo_capacity, online.observation_space, online.layout, self._device
+                config.demo_capacity,
+                online.observation_space,
+                online.layout,
+                self._device,
+                n_step=online.n_step,
+                discount=online.discount,
             )
         return self._demo_replay.get(module_id)
 

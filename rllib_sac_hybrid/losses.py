@@ -48,6 +48,12 @@ class SACNetworks(Protocol):
     def target_discrete_q_values(self, latent: torch.Tensor) -> torch.Tensor: ...  # (B, K)
 
 
+def bootstrap_discount(batch: Batch, discount: float) -> torch.Tensor | float:
+    """gamma for one-step transitions; gamma^k per row for n-step returns spanning k steps
+    (``batch.reward`` is then already sum_{i<k} gamma^i r_{t+i})."""
+    return discount if batch.discount is None else batch.discount
+
+
 def critic_loss(
     nets: SACNetworks,
     batch: Batch,
@@ -63,6 +69,9 @@ def critic_loss(
         alpha: temperature exp(log_alpha), detached.
         target_heads: indices (M,) of the target heads to evaluate, or None for all N.
 
+    The target is y = r + (1 - done) * gamma * q' for a one-step batch; for n-step returns r is
+    the discounted sum of up to n rewards and gamma is gamma^k (``bootstrap_discount``).
+
     Returns:
         loss = sum_n mean_B (Q_n(s, a_c) - y)^2 and diagnostics.
     """
@@ -71,7 +80,7 @@ def critic_loss(
         next_q = nets.target_q_values(latents.target_next_obs, next_action, target_heads).min(dim=0).values  # (B,)
         if use_backup_entropy:
             next_q = next_q - alpha * next_log_pi
-        td_target = batch.reward + (1.0 - batch.done) * discount * next_q  # (B,)
+        td_target = batch.reward + (1.0 - batch.done) * bootstrap_discount(batch, discount) * next_q  # (B,)
 
     q = nets.q_values(latents.obs, batch.action)  # (N, B)
     td_error = q - td_target  # (N, B)
@@ -97,7 +106,7 @@ def discrete_critic_loss(
         best_next = nets.discrete_q_values(latents.next_obs).argmax(dim=-1, keepdim=True)  # (B, 1) online
         next_q = nets.target_discrete_q_values(latents.target_next_obs).gather(-1, best_next).squeeze(-1)  # (B,)
         penalty = batch.discrete_penalty if batch.discrete_penalty is not None else torch.zeros_like(batch.reward)
-        td_target = (batch.reward + penalty) + (1.0 - batch.done) * discount * next_q  # (B,)
+        td_target = (batch.reward + penalty) + (1.0 - batch.done) * bootstrap_discount(batch, discount) * next_q
 
     q_all = nets.discrete_q_values(latents.obs)  # (B, K)
     q = q_all.gather(-1, batch.discrete_action.unsqueeze(-1)).squeeze(-1)  # (B,)

@@ -31,6 +31,8 @@ class Batch(NamedTuple):
     done: torch.Tensor  # (B,) 1.0 only on termination; time-limit truncation bootstraps
     discrete_action: torch.Tensor | None = None  # (B,) int64 index, when the action has a discrete part
     discrete_penalty: torch.Tensor | None = None  # (B,) added to the discrete critic's reward
+    # (B,) gamma^k of each row's bootstrap, k <= n the steps its n-step return spans; None: gamma (1-step).
+    discount: torch.Tensor | None = None
 
 
 def episodes_to_transitions(
@@ -38,6 +40,7 @@ def episodes_to_transitions(
     observation_space: gym.Space,
     layout: ActionLayout,
     penalty_key: str = "discrete_penalty",
+    grasp_penalty: float | None = None,
 ) -> dict[str, np.ndarray | dict[str, np.ndarray]]:
     """Flattens RLlib episode chunks into transition arrays.
 
@@ -45,8 +48,10 @@ def episodes_to_transitions(
     ``done`` is 1 only on the last step of a *terminated* episode: a truncated episode (time
     limit) keeps bootstrapping from its true last observation, never from a reset. With a
     discrete action part, ``info[penalty_key]`` of step t (0 when absent) is kept as its
-    ``discrete_penalty``. Where ``info["is_intervention"]`` of step t is true, a human drove the
-    robot: the stored action is ``info["teleop_action"]`` (env format), not the policy's.
+    ``discrete_penalty``; with ``grasp_penalty`` set, every step whose info reports a non-zero
+    penalty (a gripper flip) gets ``grasp_penalty`` instead, whatever the env's magnitude.
+    Where ``info["is_intervention"]`` of step t is true, a human drove the robot: the stored
+    action is ``info["teleop_action"]`` (env format), not the policy's.
 
     Returns:
         dict with ``obs``, ``next_obs`` (array or ``{key: array}``), ``action`` (n, A) float32 in
@@ -100,8 +105,10 @@ def episodes_to_transitions(
         parts["episode_end"].append(end)
         if layout.has_discrete:
             parts["discrete_action"].append(discrete)
-            penalty = [float(info.get(penalty_key, 0.0)) if info else 0.0 for info in infos]
-            parts["discrete_penalty"].append(np.asarray(penalty, dtype=np.float32))
+            penalty = np.asarray([float(info.get(penalty_key, 0.0)) if info else 0.0 for info in infos], np.float32)
+            if grasp_penalty is not None:
+                penalty = np.where(penalty != 0.0, np.float32(grasp_penalty), np.float32(0.0))
+            parts["discrete_penalty"].append(penalty)
     if not parts["obs"]:
         return {}
     return {name: _concat(values) for name, values in parts.items()}
@@ -239,6 +246,13 @@ class TensorReplayBuffer:
     Continuous actions are stored in env units (exact round trip) and rescaled to [-1, 1] when
     a batch is gathered; discrete actions are stored as int64 indices.
 
+    n-step returns (``n_step`` > 1) are made when a batch is gathered, from what is stored: each
+    row's chain of next-frame pointers to the rows that continue its episode. The return stops
+    early at a termination (no bootstrap), at a truncation or at a chunk whose continuation has
+    not arrived (a bootstrap from that true next observation, discounted by gamma^k for the k
+    steps taken). So nothing extra is stored or checkpointed, chunks of several runners link
+    as they do for the one-copy observations, and the demonstration replay works the same way.
+
     Args:
         capacity: maximum number of transitions; the oldest are overwritten first.
         observation_space: the env's observation space (Box or Dict of Boxes).
@@ -246,6 +260,8 @@ class TensorReplayBuffer:
         device: where the tensors live (the learner's device).
         next_obs_slots: extra frames for next observations; default capacity // 4 + 4096
             (at most capacity).
+        n_step: n of the n-step returns gathered batches hold (1: one-step transitions).
+        discount: gamma, for n-step returns.
     """
 
     def __init__(
@@ -255,7 +271,12 @@ class TensorReplayBuffer:
         layout: ActionLayout,
         device: torch.device | str = "cpu",
         next_obs_slots: int | None = None,
+        n_step: int = 1,
+        discount: float = 0.99,
     ) -> None:
+        if not isinstance(n_step, int) or n_step < 1:
+            raise ValueError(f"n_step={n_step!r} is invalid; allowed: an integer >= 1.")
+        self.n_step, self.discount = n_step, float(discount)
         self.capacity = int(capacity)
         self.device = torch.device(device)
         self.num_next_obs_slots = int(
@@ -399,17 +420,58 @@ class TensorReplayBuffer:
         return (self.position - 1 - age) % self.capacity
 
     def gather(self, idx: torch.Tensor) -> Batch:
-        """The transitions at ``idx`` (B,) as a ``Batch``, continuous actions in [-1, 1]."""
+        """The transitions at ``idx`` (B,) as a ``Batch``, continuous actions in [-1, 1]; with
+        ``n_step`` > 1, each row's n-step return (see ``n_step_returns``)."""
         discrete = self.layout.has_discrete
+        if self.n_step > 1:
+            reward, penalty, done, next_frame, discount = self.n_step_returns(idx)
+        else:
+            reward, done = self.reward.index_select(0, idx), self.done.index_select(0, idx)
+            next_frame, discount = self.next_frame.index_select(0, idx), None
+            penalty = self.discrete_penalty.index_select(0, idx) if discrete else None
         return Batch(
             obs=_index(self.frames, idx),
             action=self.layout.normalize(self.action.index_select(0, idx), self._action_bounds),
-            reward=self.reward.index_select(0, idx),
-            next_obs=_index(self.frames, self.next_frame.index_select(0, idx)),
-            done=self.done.index_select(0, idx),
+            reward=reward,
+            next_obs=_index(self.frames, next_frame),
+            done=done,
             discrete_action=self.discrete_action.index_select(0, idx) if discrete else None,
-            discrete_penalty=self.discrete_penalty.index_select(0, idx) if discrete else None,
+            discrete_penalty=penalty,
+            discount=discount,
         )
+
+    def n_step_returns(self, idx: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """n-step returns of the rows ``idx`` (B,), following each row's episode through the
+        rows that continue it, for at most ``n_step`` steps.
+
+        For a row starting at t that spans k <= n steps: reward = sum_{i<k} gamma^i r_{t+i} (the
+        discrete penalty likewise), done = whether step t+k-1 terminated, next frame = the
+        observation after step t+k-1, discount = gamma^k. The chain stops before n steps at a
+        termination, at an episode's last stored step (truncation: bootstrap from its true
+        last observation) and where a chunk's continuation has not arrived yet.
+
+        Returns:
+            reward (B,), discrete penalty (B,) or None, done (B,), next frame index (B,), discount (B,).
+        """
+        gamma = self.discount
+        row = idx
+        reward = self.reward.index_select(0, row)
+        done = self.done.index_select(0, row)
+        penalty = self.discrete_penalty.index_select(0, row) if self.layout.has_discrete else None
+        next_frame = self.next_frame.index_select(0, row)
+        discount = torch.full_like(reward, gamma)
+        for _ in range(self.n_step - 1):
+            # Go on where the next observation is the first of a stored row of the same episode.
+            going = (next_frame < self.capacity) & (done == 0)
+            row = torch.where(going, next_frame, row).clamp_(max=self.capacity - 1)
+            scale = torch.where(going, discount, torch.zeros_like(discount))  # gamma^k for the new step
+            reward = reward + scale * self.reward.index_select(0, row)
+            if penalty is not None:
+                penalty = penalty + scale * self.discrete_penalty.index_select(0, row)
+            done = torch.where(going, self.done.index_select(0, row), done)
+            next_frame = torch.where(going, self.next_frame.index_select(0, row), next_frame)
+            discount = torch.where(going, discount * gamma, discount)
+        return reward, penalty, done, next_frame, discount
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Batch:
         """One uniform batch of ``batch_size`` transitions."""

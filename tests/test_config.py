@@ -69,6 +69,9 @@ BAD_SETTINGS = [
     ({"image_spatial_features": 0}, "image_spatial_features", ">= 1"),
     ({"image_augmentation": "crop"}, "image_augmentation", "('random_shift', None)"),
     ({"image_shift_pad": -1}, "image_shift_pad", ">= 0"),
+    ({"n_step": 0}, "n_step", ">= 1"),
+    ({"n_step": 2.0}, "n_step", "integer"),
+    ({"grasp_penalty": float("nan")}, "grasp_penalty", "finite number"),
 ]
 
 
@@ -174,6 +177,8 @@ def test_every_setting_has_a_training_setter():
         "image_spatial_features": 4,
         "image_augmentation": None,
         "image_shift_pad": 2,
+        "n_step": 3,
+        "grasp_penalty": -0.05,
     }
     assert set(values) == set(HYBRID_SAC_DEFAULTS)
     config = HybridSACConfig().environment("Pendulum-v1").env_runners(num_env_runners=1).training(**values)
