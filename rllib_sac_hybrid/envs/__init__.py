@@ -4,6 +4,9 @@
 - ``rllib_sac_hybrid/PickPlaceSparse-v0``: the same with a sparse (success-only) reward.
 - ``rllib_sac_hybrid/PickPlacePixels-v0``: dense reward, observed through a 64x64 camera image
   (drawn with numpy) plus the gripper's own state.
+- ``rllib_sac_hybrid/GraspCarry-v0``: a second hybrid task of another shape - a larger workspace,
+  100-step episodes, Box(-2, 2) motion, rare event rewards (+1 first grasp, +10 release at the
+  goal) on small potential shaping (see ``envs/grasp_carry.py``).
 - ``rllib_sac_hybrid/SimRobotPickPlace-v0``: pick-and-place behind a simulated robot link (10 Hz
   control rate, latency jitter, disconnects, safe stops, interventions; see ``envs/sim_robot.py``).
 - ``rllib_sac_hybrid/GymHilPickCube-v0``: LeRobot's gym-hil Franka pick-cube with state
@@ -23,6 +26,7 @@ PICK_PLACE_ID = "rllib_sac_hybrid/PickPlace-v0"
 PICK_PLACE_SPARSE_ID = "rllib_sac_hybrid/PickPlaceSparse-v0"
 PICK_PLACE_PIXELS_ID = "rllib_sac_hybrid/PickPlacePixels-v0"
 SIM_ROBOT_ID = "rllib_sac_hybrid/SimRobotPickPlace-v0"
+GRASP_CARRY_ID = "rllib_sac_hybrid/GraspCarry-v0"
 
 
 def register_envs() -> None:
@@ -36,6 +40,10 @@ def register_envs() -> None:
         if env_id not in gym.registry:
             # Truncation is the env's own (max_episode_steps kwarg), so no TimeLimit wrapper here.
             gym.register(id=env_id, entry_point=entry_point, kwargs=kwargs, disable_env_checker=True)
+    if GRASP_CARRY_ID not in gym.registry:
+        gym.register(
+            id=GRASP_CARRY_ID, entry_point="rllib_sac_hybrid.envs.grasp_carry:GraspCarryEnv", disable_env_checker=True
+        )
     if SIM_ROBOT_ID not in gym.registry:
         gym.register(
             id=SIM_ROBOT_ID, entry_point="rllib_sac_hybrid.envs.sim_robot:SimulatedRobotEnv", disable_env_checker=True
@@ -51,6 +59,7 @@ def register_envs() -> None:
 register_envs()
 
 __all__ = [
+    "GRASP_CARRY_ID",
     "GYM_HIL_PICK_CUBE_ID",
     "PICK_PLACE_ID",
     "PICK_PLACE_PIXELS_ID",

@@ -1,0 +1,192 @@
+"""Learning curves of HybridSAC on the built-in tasks: training and greedy success, per seed.
+
+    python benchmarks/learning.py --task pick-place --seeds 0 1 2 --max-env-steps 20000
+    python benchmarks/learning.py --task grasp-carry --settings defaults pick-place-recipe
+    python benchmarks/learning.py --task grasp-carry --set temperature_init=0.01 n_step=3
+
+Each run trains ``HybridSACConfig()`` with only the env set (``--settings defaults``), a preset
+(``preset:<name>``), or ``pick-place-recipe`` (``envs.PICK_PLACE_TRAINING``, the tuned settings
+earlier versions shipped), plus any ``--set key=value`` (values are Python literals). Every
+``--eval-every`` env steps it records:
+
+- the training return and success rate over the last ``--window`` finished episodes (the
+  exploring policy; HybridSAC's ``episode_*_windowed`` metrics, not RLlib's per-iteration mean);
+- the greedy policy's success rate and return on ``--eval-episodes`` fresh episodes
+  (``evaluation.greedy_evaluation``).
+
+Writes ``benchmarks/results/learning_<task>.{csv,png}`` and prints, per run, the env steps and
+seconds at which training and greedy success first reached ``--target``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import math
+import time
+from pathlib import Path
+
+import ray
+import torch
+
+from rllib_sac_hybrid import HybridSACConfig
+from rllib_sac_hybrid.envs import GRASP_CARRY_ID, PICK_PLACE_ID, PICK_PLACE_SPARSE_ID, PICK_PLACE_TRAINING
+from rllib_sac_hybrid.evaluation import greedy_evaluation
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TASKS = {
+    "pick-place": PICK_PLACE_ID,
+    "pick-place-sparse": PICK_PLACE_SPARSE_ID,
+    "grasp-carry": GRASP_CARRY_ID,
+    "pendulum": "Pendulum-v1",
+}
+FIELDS = ("settings", "seed", "env_steps", "seconds", "train_return", "train_success", "greedy_return",
+          "greedy_success", "temperature", "entropy")  # fmt: skip
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {pair!r} is invalid; allowed: key=value, e.g. temperature_init=0.01")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value  # a plain string
+    return out
+
+
+def make_config(task: str, settings: str, seed: int, overrides: dict, args: argparse.Namespace) -> HybridSACConfig:
+    config = HybridSACConfig().environment(TASKS[task])
+    if settings == "pick-place-recipe":
+        config = config.training(**PICK_PLACE_TRAINING)
+    elif settings.startswith("preset:"):
+        config = config.preset(settings.split(":", 1)[1])
+    elif settings != "defaults":
+        raise ValueError(f"--settings {settings!r} is unknown; allowed: defaults, pick-place-recipe, preset:<name>")
+    return (
+        config.training(**overrides)
+        .training(learner_torch_threads=args.threads)
+        .reporting(min_sample_timesteps_per_iteration=1000, metrics_num_episodes_for_smoothing=args.window)
+        .debugging(seed=seed)
+    )
+
+
+def run(task: str, settings: str, seed: int, args: argparse.Namespace, overrides: dict) -> list[dict]:
+    algo = make_config(task, settings, seed, overrides, args).build_algo()
+    label = settings + "".join(f" {k}={v}" for k, v in overrides.items())
+    rows, start, next_eval = [], time.monotonic(), args.eval_every
+    try:
+        while True:
+            result = algo.train()
+            steps = int(result["num_env_steps_sampled_lifetime"])
+            if steps < next_eval and steps < args.max_env_steps:
+                continue
+            next_eval += args.eval_every
+            runners = result["env_runners"]
+            greedy = greedy_evaluation(algo.get_module(), TASKS[task], args.eval_episodes, seed=seed)
+            row = {
+                "settings": label,
+                "seed": seed,
+                "env_steps": steps,
+                "seconds": round(time.monotonic() - start, 1),
+                "train_return": runners["episode_return_windowed"],
+                "train_success": runners["episode_success_rate_windowed"],
+                "greedy_return": greedy["return_mean"],
+                "greedy_success": greedy["success_rate"],
+                "temperature": result["learners"].get("default_policy", {}).get("temperature", math.nan),
+                "entropy": result["learners"].get("default_policy", {}).get("entropy", math.nan),
+            }
+            rows.append(row)
+            print(
+                f"{label} seed {seed}: {steps} env steps {row['seconds']:.0f} s | training return "
+                f"{row['train_return']:.2f} success {row['train_success']:.2f} | greedy return "
+                f"{row['greedy_return']:.2f} success {row['greedy_success']:.2f} | alpha {row['temperature']:.3g}",
+                flush=True,
+            )
+            if steps >= args.max_env_steps:
+                return rows
+    finally:
+        algo.stop()
+
+
+def first_at(curve: list[dict], key: str, target: float) -> str:
+    hit = next((r for r in curve if r[key] >= target), None)
+    return f"{hit['env_steps']:,} ({hit['seconds']:.0f} s)" if hit else f"> {curve[-1]['env_steps']:,}"
+
+
+def plot(rows: list[dict], task: str, target: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metric = "success" if not all(math.isnan(r["train_success"]) for r in rows) else "return"
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    runs = sorted({(r["settings"], r["seed"]) for r in rows})
+    colors = {s: f"C{i}" for i, s in enumerate(sorted({s for s, _ in runs}))}
+    for ax, kind in zip(axes, ("train", "greedy")):
+        for settings, seed in runs:
+            curve = [r for r in rows if r["settings"] == settings and r["seed"] == seed]
+            ax.plot([r["env_steps"] for r in curve], [r[f"{kind}_{metric}"] for r in curve], color=colors[settings],
+                    alpha=0.85, label=f"{settings}, seed {seed}")  # fmt: skip
+        if metric == "success":
+            ax.axhline(target, color="k", ls=":", lw=1)
+        ax.set_xlabel("env steps")
+        ax.set_title("training (exploring, windowed)" if kind == "train" else "greedy (fresh episodes)")
+    axes[0].set_ylabel(f"{metric} rate" if metric == "success" else "return")
+    axes[1].legend(fontsize=7)
+    fig.suptitle(f"HybridSAC on {TASKS[task]}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", choices=sorted(TASKS), default="pick-place")
+    parser.add_argument("--settings", nargs="+", default=["defaults"],
+                        help="defaults, pick-place-recipe or preset:<name>; one run per entry and seed")  # fmt: skip
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="training settings on top")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--max-env-steps", type=int, default=20_000)
+    parser.add_argument("--eval-every", type=int, default=2000, help="env steps between greedy evaluations")
+    parser.add_argument("--eval-episodes", type=int, default=50)
+    parser.add_argument("--window", type=int, default=30, help="training episodes the windowed metrics cover")
+    parser.add_argument("--target", type=float, default=0.8)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (learner and runner share them)")
+    parser.add_argument("--tag", default="", help="suffix of the output files")
+    args = parser.parse_args(argv)
+    if args.max_env_steps < 1 or args.eval_every < 1 or args.eval_episodes < 1 or args.window < 1:
+        raise ValueError("--max-env-steps, --eval-every, --eval-episodes and --window must be >= 1")
+    overrides = parse_overrides(args.set)
+    torch.set_num_threads(args.threads)
+    RESULTS.mkdir(exist_ok=True)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    rows = []
+    try:
+        for settings in args.settings:
+            for seed in args.seeds:
+                rows += run(args.task, settings, seed, args, overrides)
+    finally:
+        ray.shutdown()
+    stem = RESULTS / f"learning_{args.task}{'_' + args.tag if args.tag else ''}"
+    with open(f"{stem}.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    plot(rows, args.task, args.target, Path(f"{stem}.png"))
+    print(f"\n{TASKS[args.task]}: env steps (seconds) to {args.target:.0%} success; 2-core CPU")
+    print(f"{'settings':>40} {'seed':>4} {'training':>18} {'greedy':>18} {'final train/greedy':>20}")
+    for settings, seed in sorted({(r["settings"], r["seed"]) for r in rows}):
+        curve = [r for r in rows if r["settings"] == settings and r["seed"] == seed]
+        final = f"{curve[-1]['train_success']:.2f} / {curve[-1]['greedy_success']:.2f}"
+        print(f"{settings:>40} {seed:>4} {first_at(curve, 'train_success', args.target):>18} "
+              f"{first_at(curve, 'greedy_success', args.target):>18} {final:>20}")  # fmt: skip
+    print(f"curves: {stem}.png, table: {stem}.csv")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
