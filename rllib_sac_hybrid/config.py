@@ -27,6 +27,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "num_subsample_critics": None,  # None: min over all N target heads
     "discount": 0.99,
     "n_step": 1,  # n-step returns: the discounted sum of n rewards, then gamma^n times the bootstrap
+    "reward_scaling": None,  # or "return_std": rewards / running std of discounted returns
     "tau": 0.005,
     "use_backup_entropy": True,
     # Update-to-data loop.
@@ -91,6 +92,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "weights_push_every_s": None,  # ... or every this many seconds, whichever comes first
 }
 NON_FINITE_MODES = ("raise", "drop")
+REWARD_SCALINGS = ("return_std", None)
 IMAGE_AUGMENTATIONS = ("random_shift", None)
 TORCH_COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -137,6 +139,11 @@ class HybridSACConfig(AlgorithmConfig):
         fixed_discrete_action: an index that replaces the discrete critic (always this choice).
         discrete_critic_hidden_dims, discrete_critic_lr: the discrete critic's MLP and Adam lr.
         discrete_penalty_key: info key of the penalty added to the discrete critic's reward.
+        reward_scaling: None: rewards as the env gives them; "return_std": every sampled batch's
+            rewards (and discrete penalties) divided by the running std of the discounted
+            returns of the steps stored so far (``reward_scale.ReturnScale``), so that the
+            critic, the temperature and the learning rates see rewards of one scale whatever
+            the task's units (learners/<module>/reward_scale reports the factor).
         grasp_penalty: None (default): that info value as the env reports it; a number (e.g.
             HIL-SERL's -0.05): this penalty on every step whose info reports a non-zero one (a
             gripper flip), whatever magnitude the env uses.
@@ -267,6 +274,22 @@ class HybridSACConfig(AlgorithmConfig):
                 setattr(self, name, tuple(value) if name.endswith("hidden_dims") else value)
         return self
 
+    def get_evaluation_config_object(self) -> AlgorithmConfig | None:
+        """RLlib's evaluation config; an evaluation counted in episodes reports its means over all
+        of its episodes (RLlib would average the last ``metrics_num_episodes_for_smoothing``)."""
+        eval_config = super().get_evaluation_config_object()
+        if (
+            eval_config is not None
+            and self.evaluation_duration_unit == "episodes"
+            and isinstance(self.evaluation_duration, int)
+            and isinstance(self.evaluation_config, (dict, type(None)))
+            and "metrics_num_episodes_for_smoothing" not in (self.evaluation_config or {})
+        ):
+            eval_config.metrics_num_episodes_for_smoothing = max(
+                eval_config.metrics_num_episodes_for_smoothing, self.evaluation_duration
+            )
+        return eval_config
+
     # ---- wiring ----------------------------------------------------------------------------
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         from rllib_sac_hybrid.module import HybridSACTorchRLModule
@@ -317,6 +340,8 @@ class HybridSACConfig(AlgorithmConfig):
         if not _real(self.discount) or not 0.0 <= self.discount <= 1.0:
             raise ValueError(f"discount={self.discount!r} is invalid; allowed: a number in [0, 1].")
         _int_at_least("n_step", self.n_step, 1)
+        if self.reward_scaling not in REWARD_SCALINGS:
+            raise ValueError(f"reward_scaling={self.reward_scaling!r} is unknown; allowed: {REWARD_SCALINGS}.")
         if self.grasp_penalty is not None and (not _real(self.grasp_penalty) or not math.isfinite(self.grasp_penalty)):
             raise ValueError(
                 f"grasp_penalty={self.grasp_penalty!r} is invalid; allowed: None (the env's own penalty) or a finite "

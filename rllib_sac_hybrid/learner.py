@@ -35,11 +35,13 @@ from rllib_sac_hybrid.replay import (
     drop_transitions,
     shift_images,
 )
+from rllib_sac_hybrid.reward_scale import ReturnScale
 from rllib_sac_hybrid.spaces import image_shapes
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
 
 REPLAY_SIZE = "replay_size"
 DEMO_REPLAY_SIZE = "demo_replay_size"
+REWARD_SCALE = "reward_scale"
 SKIPPED_SUFFIX = "_steps_skipped"
 COMPONENT_HYBRID_SAC = "hybrid_sac"  # learner-state key: update counters, replay buffers, RNG states
 
@@ -72,6 +74,7 @@ class HybridSACTorchLearner(TorchLearner):
         # Demonstrations and interventions, per module; made when the first rows arrive.
         self._demo_replay: dict[ModuleID, TensorReplayBuffer] = {}
         self._updaters: dict[ModuleID, SACUpdater] = {}
+        self._return_scale: dict[ModuleID, ReturnScale] = {}  # modules with reward_scaling="return_std"
         self._batch_sizes: dict[ModuleID, int] = {}
         self._image_shift: dict[ModuleID, tuple[list, int]] = {}  # image keys that get DrQ's random shift, pad
         # Metrics of the rounds since the last reduce: per module, per step kind, [sum vector, steps].
@@ -89,6 +92,8 @@ class HybridSACTorchLearner(TorchLearner):
         augment = config.image_augmentation == "random_shift" and config.image_shift_pad > 0
         keys = list(image_shapes(module.observation_space)) if augment else []
         self._image_shift[module_id] = (keys, config.image_shift_pad)
+        if config.reward_scaling == "return_std":
+            self._return_scale[module_id] = ReturnScale(config.discount)
         self._replay[module_id] = TensorReplayBuffer(
             config.replay_capacity,
             module.observation_space,
@@ -153,6 +158,7 @@ class HybridSACTorchLearner(TorchLearner):
                     if self.config.get_config_for_module(mid).checkpoint_replay
                 },
                 "demo_replay": {mid: replay.get_state() for mid, replay in self._demo_replay.items()},
+                "return_scale": {mid: stats.get_state() for mid, stats in self._return_scale.items()},
                 "rng": rng_state(),
             }
         return state
@@ -176,6 +182,9 @@ class HybridSACTorchLearner(TorchLearner):
             self._replay[mid].set_state(replay_state)
         for mid, replay_state in ours.get("demo_replay", {}).items():
             self.demo_replay(mid, create=True).set_state(replay_state)
+        for mid, stats_state in ours.get("return_scale", {}).items():
+            if mid in self._return_scale:
+                self._return_scale[mid].set_state(stats_state)
         set_rng_state(ours["rng"])  # the first learner's (RLlib saves only its state)
         if self.distributed:
             distributed.split_rng_streams(distributed.rank())
@@ -206,11 +215,16 @@ class HybridSACTorchLearner(TorchLearner):
             )
         return self._demo_replay.get(module_id)
 
-    def add_demonstrations(self, module_id: ModuleID, transitions: Mapping[str, Any]) -> int:
+    def add_demonstrations(
+        self, module_id: ModuleID, transitions: Mapping[str, Any], count_returns: bool = True
+    ) -> int:
         """Adds transitions (``replay.episodes_to_transitions``) to the demonstration replay;
-        returns its size."""
+        returns its size. ``count_returns``: their returns join the reward-scaling statistics
+        (False for interventions, which the online data already counted)."""
         replay = self.demo_replay(module_id, create=True)
         replay.add(transitions)
+        if count_returns and module_id in self._return_scale:
+            self._return_scale[module_id].add(transitions)
         return len(replay)
 
     def updater(self, module_id: ModuleID) -> SACUpdater:
@@ -240,9 +254,12 @@ class HybridSACTorchLearner(TorchLearner):
         self.before_gradient_based_update(timesteps=timesteps)
         for module_id, data in transitions.items():
             self._replay[module_id].add(data)
+            if data and module_id in self._return_scale:
+                self._return_scale[module_id].add(data)
             intervened = data.get(INTERVENTION_KEY) if data else None
             if intervened is not None and np.any(intervened):  # a human drove these: demonstrations too
-                self.add_demonstrations(module_id, drop_transitions(data, np.asarray(intervened, dtype=bool)))
+                selected = drop_transitions(data, np.asarray(intervened, dtype=bool))
+                self.add_demonstrations(module_id, selected, count_returns=False)
         for module_id, replay in self._replay.items():
             if num_updates > 0 and len(replay) > 0:
                 module = self.module[module_id].unwrapped()
@@ -276,6 +293,8 @@ class HybridSACTorchLearner(TorchLearner):
             self.metrics.log_value((module_id, REPLAY_SIZE), len(replay), reduce="max")
         for module_id, replay in self._demo_replay.items():
             self.metrics.log_value((module_id, DEMO_REPLAY_SIZE), len(replay), reduce="max")
+        for module_id, stats in self._return_scale.items():
+            self.metrics.log_value((module_id, REWARD_SCALE), stats.scale, reduce="mean")
         self._metric_sums.clear()
         self._rows_trained.clear()
         return self.metrics.reduce()
@@ -308,12 +327,15 @@ class HybridSACTorchLearner(TorchLearner):
                 return replay.gather(next(rows))
 
         keys, pad = self._image_shift[module_id]
-        if keys:
+        scale = self._return_scale[module_id].scale if module_id in self._return_scale else None
+        if keys or scale is not None:  # the scale stays fixed within a round
 
             def next_batch():
-                return shift_images(gather(), keys, pad)
+                batch = gather()
+                batch = shift_images(batch, keys, pad) if keys else batch
+                return scale_rewards(batch, scale) if scale is not None else batch
         else:
-            next_batch = gather  # no camera images: nothing to wrap on the UTD loop's path
+            next_batch = gather  # nothing to wrap on the UTD loop's path
 
         step_metrics: list[dict[str, torch.Tensor]] = []
         for _ in range(num_updates):
@@ -348,6 +370,12 @@ class HybridSACTorchLearner(TorchLearner):
         )
         self._build_hybrid_sac_parts(module_id)
         return spec
+
+
+def scale_rewards(batch, scale: float):
+    """The batch with its rewards (and discrete penalties) multiplied by ``scale``."""
+    penalty = batch.discrete_penalty * scale if batch.discrete_penalty is not None else None
+    return batch._replace(reward=batch.reward * scale, discrete_penalty=penalty)
 
 
 def learner_torch_threads(config) -> int:
