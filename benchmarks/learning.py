@@ -59,7 +59,7 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 
 def make_config(task: str, settings: str, seed: int, overrides: dict, args: argparse.Namespace) -> HybridSACConfig:
-    config = HybridSACConfig().environment(TASKS[task])
+    config = HybridSACConfig().environment(TASKS[task], env_config=parse_overrides(args.env_config))
     if settings == "pick-place-recipe":
         config = config.training(**PICK_PLACE_TRAINING)
     elif settings.startswith("preset:"):
@@ -86,7 +86,13 @@ def run(task: str, settings: str, seed: int, args: argparse.Namespace, overrides
                 continue
             next_eval += args.eval_every
             runners = result["env_runners"]
-            greedy = greedy_evaluation(algo.get_module(), TASKS[task], args.eval_episodes, seed=seed)
+            greedy = greedy_evaluation(
+                algo.get_module(),
+                TASKS[task],
+                args.eval_episodes,
+                seed=seed,
+                env_config=parse_overrides(args.env_config),
+            )
             row = {
                 "settings": label,
                 "seed": seed,
@@ -149,6 +155,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--settings", nargs="+", default=["defaults"],
                         help="defaults, pick-place-recipe or preset:<name>; one run per entry and seed")  # fmt: skip
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="training settings on top")
+    parser.add_argument("--env-config", nargs="*", default=[], metavar="KEY=VALUE", help="env keyword arguments")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--max-env-steps", type=int, default=20_000)
     parser.add_argument("--eval-every", type=int, default=2000, help="env steps between greedy evaluations")

@@ -43,8 +43,9 @@ def test_tiny_returns_are_not_blown_up_and_the_penalty_scales_too():
     assert stats.scale == 1.0  # nothing seen yet
     stats.add({"reward": np.full(50, 1e-6)})
     assert stats.scale == pytest.approx(100.0)  # std floored at 0.01
-    batch = Batch(torch.zeros(2, 1), torch.zeros(2, 1), torch.tensor([1.0, -2.0]), torch.zeros(2, 1), torch.zeros(2),
-                  discrete_action=torch.zeros(2, dtype=torch.long), discrete_penalty=torch.tensor([0.0, -0.5]))  # fmt: skip
+    zeros = torch.zeros(2, 1)
+    penalty, index = torch.tensor([0.0, -0.5]), torch.zeros(2, dtype=torch.long)
+    batch = Batch(zeros, zeros, torch.tensor([1.0, -2.0]), zeros, torch.zeros(2), index, penalty)
     scaled = scale_rewards(batch, 0.5)
     torch.testing.assert_close(scaled.reward, torch.tensor([0.5, -1.0]))
     torch.testing.assert_close(scaled.discrete_penalty, torch.tensor([0.0, -0.25]))
