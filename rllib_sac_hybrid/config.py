@@ -25,7 +25,11 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     # Critic ensemble and targets.
     "num_critics": 2,
     "num_subsample_critics": None,  # None: min over all N target heads
-    "discount": 0.99,
+    # 0.99 leaves "act now" and "act next step" a (1 - gamma) V apart: at the goal the discrete
+    # critic's argmax then kept "stay" over "open" and the greedy policy stalled (pick-and-place,
+    # 10,000 env steps: greedy success 0.53 at 0.99, 0.96 at 0.97; training 0.93 / 0.97).
+    # HIL-SERL uses 0.97 on its robots.
+    "discount": 0.97,
     "n_step": 1,  # n-step returns: the discounted sum of n rewards, then gamma^n times the bootstrap
     "reward_scaling": None,  # or "return_std": rewards / running std of discounted returns
     "tau": 0.005,
@@ -33,8 +37,9 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     # Update-to-data loop.
     "utd_ratio": 1,
     "policy_update_freq": 1,
-    # Temperature.
-    "temperature_init": 1.0,
+    # Temperature. An entropy bonus of alpha ~ 1 a step swamps rewards of a few units per
+    # episode, and log_alpha moves about lr per step: HIL-SERL's 1e-2 (see the README's "Learning").
+    "temperature_init": 0.01,
     "target_entropy": None,  # None: -(dim(a_c) + has_discrete) / 2
     # Optimisation.
     "actor_lr": 3e-4,
@@ -42,11 +47,12 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "temperature_lr": 3e-4,
     "grad_clip_norm": 40.0,
     "actor_q_reduction": "min",
-    # Networks.
-    "encoder_latent_dim": 256,
+    # Networks. 64 wide learned the pick-and-place in a third of the env steps of 256 wide (training
+    # success at 4,000 env steps 0.63 vs 0.17, at 10,000 0.93 vs 0.33) and runs ~2x faster per step.
+    "encoder_latent_dim": 64,
     "shared_encoder": True,
-    "actor_hidden_dims": (256, 256),
-    "critic_hidden_dims": (256, 256),
+    "actor_hidden_dims": (64, 64),
+    "critic_hidden_dims": (64, 64),
     "activation": "silu",
     "actor_layer_norm": True,
     "critic_layer_norm": True,
@@ -64,7 +70,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     # Hybrid actions: the discrete part (e.g. a gripper's close / stay / open).
     "discrete_action_in_last_dim": False,  # LeRobot / gym-hil layout: a Box whose last component is the index
     "fixed_discrete_action": None,  # an index: no discrete critic, always this choice
-    "discrete_critic_hidden_dims": (256, 256),
+    "discrete_critic_hidden_dims": (64, 64),
     "discrete_critic_lr": 3e-4,
     "discrete_penalty_key": "discrete_penalty",
     "grasp_penalty": None,  # None: the env's info[discrete_penalty_key]; a number: that on every gripper flip

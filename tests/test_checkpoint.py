@@ -169,7 +169,9 @@ def test_crashed_tune_trial_resumes_with_counters_buffer_and_temperature(ray_ses
     they were instead of starting over, and the temperature has kept learning."""
     from ray import tune
 
-    config = resume_config(temperature_lr=3e-3).environment(_CrashOnceEnv, env_config={"marker": str(tmp_path / "m")})
+    config = resume_config(temperature_lr=3e-3, temperature_init=1.0).environment(
+        _CrashOnceEnv, env_config={"marker": str(tmp_path / "m")}
+    )
     tuner = tune.Tuner(
         "HybridSAC",
         param_space=config,

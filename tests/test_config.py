@@ -72,6 +72,7 @@ BAD_SETTINGS = [
     ({"n_step": 0}, "n_step", ">= 1"),
     ({"n_step": 2.0}, "n_step", "integer"),
     ({"grasp_penalty": float("nan")}, "grasp_penalty", "finite number"),
+    ({"reward_scaling": "std"}, "reward_scaling", "('return_std', None)"),
 ]
 
 
@@ -179,6 +180,7 @@ def test_every_setting_has_a_training_setter():
         "image_shift_pad": 2,
         "n_step": 3,
         "grasp_penalty": -0.05,
+        "reward_scaling": "return_std",
     }
     assert set(values) == set(HYBRID_SAC_DEFAULTS)
     config = HybridSACConfig().environment("Pendulum-v1").env_runners(num_env_runners=1).training(**values)

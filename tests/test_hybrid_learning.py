@@ -10,7 +10,10 @@ from rllib_sac_hybrid.envs import PICK_PLACE_ID
 from rllib_sac_hybrid.evaluation import greedy_evaluation
 
 TARGET_SUCCESS = 0.8  # training episodes (the exploring policy), the last 30
-GREEDY_MARGIN = 0.15  # greedy success on 50 fresh episodes >= training success - this
+# Greedy success on 50 fresh episodes >= training success - this, where training success is the
+# mean of the windowed figure from the iteration that reached the target to the end (a 30-episode
+# window swings by about +-0.1 from one iteration to the next).
+GREEDY_MARGIN = 0.15
 MAX_ENV_STEPS = 20_000
 EXTRA_ENV_STEPS = 2_000  # trained on after the target, before the greedy check
 
@@ -28,9 +31,13 @@ def defaults(**env_runners) -> HybridSACConfig:
 
 @pytest.mark.parametrize("sampling", ["sync", "async"])
 def test_defaults_learn_pick_and_place_and_greedy_keeps_up(ray_session, sampling):
-    """Synchronous rounds in one process, or a remote runner that steps on while the learner
-    trains (async_sampling; timing decides what each round receives, so not seeded-exact)."""
-    config = defaults() if sampling == "sync" else defaults(num_env_runners=1).training(async_sampling=True)
+    """Synchronous rounds in one process (only the env set), or a remote runner that steps on while
+    the learner trains (async_sampling, 8 env steps per sample call so that the runner and the
+    learner, sharing 2 cores, do not spend the run on round trips; timing decides what each round
+    receives, so this one is not seeded-exact)."""
+    config = defaults()
+    if sampling == "async":
+        config = defaults(num_env_runners=1, rollout_fragment_length=8).training(async_sampling=True)
     algo = config.build_algo()
     curve, reached = [], None
     try:
@@ -46,9 +53,9 @@ def test_defaults_learn_pick_and_place_and_greedy_keeps_up(ray_session, sampling
     finally:
         algo.stop()
     assert reached is not None, f"(env steps, training success): {curve}"
-    training = curve[-1][1]
-    assert training >= TARGET_SUCCESS - 0.05, f"training success fell back: {curve}"
-    assert greedy >= training - GREEDY_MARGIN, f"greedy success {greedy}; training curve {curve}"
+    since = [rate for steps, rate in curve if steps >= reached[0]]
+    training = sum(since) / len(since)
+    assert greedy >= training - GREEDY_MARGIN, f"greedy success {greedy}, training {training:.2f}; curve {curve}"
 
 
 def test_cannot_learn_with_the_gripper_fixed(ray_session):
@@ -57,7 +64,12 @@ def test_cannot_learn_with_the_gripper_fixed(ray_session):
     No random warm-up here: RLlib's random actions are drawn from the env's action space, so they
     would move the gripper too.
     """
-    algo = defaults().training(fixed_discrete_action=1, num_random_steps=0).build_algo()
+    algo = (
+        defaults()
+        .training(fixed_discrete_action=1, num_random_steps=0)
+        .reporting(min_sample_timesteps_per_iteration=400)
+        .build_algo()
+    )
     try:
         rates = [algo.train()["env_runners"]["episode_success_rate_windowed"] for _ in range(3)]
         module = algo.get_module()
