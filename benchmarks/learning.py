@@ -33,6 +33,7 @@ import torch
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.envs import GRASP_CARRY_ID, PICK_PLACE_ID, PICK_PLACE_SPARSE_ID, PICK_PLACE_TRAINING
 from rllib_sac_hybrid.evaluation import greedy_evaluation
+from rllib_sac_hybrid.record import record
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = {
@@ -66,6 +67,8 @@ def make_config(task: str, settings: str, seed: int, overrides: dict, args: argp
         config = config.preset(settings.split(":", 1)[1])
     elif settings != "defaults":
         raise ValueError(f"--settings {settings!r} is unknown; allowed: defaults, pick-place-recipe, preset:<name>")
+    if args.demos:
+        config = config.training(demonstrations=demo_dir(task, args))
     return (
         config.training(**overrides)
         .training(learner_torch_threads=args.threads)
@@ -74,9 +77,21 @@ def make_config(task: str, settings: str, seed: int, overrides: dict, args: argp
     )
 
 
+def demo_dir(task: str, args: argparse.Namespace) -> str:
+    """``--demos`` scripted episodes of the task, recorded once (``python -m rllib_sac_hybrid.record``)."""
+    path = RESULTS / f"demos_{task}_{args.demos}"
+    if not path.is_dir():
+        env_config = parse_overrides(args.env_config)
+        summary = record(TASKS[task], args.demos, str(path), "scripted", seed=10_000, env_config=env_config)
+        print(f"recorded {summary['episodes']} scripted demonstrations, {summary['steps']} steps, in {path}")
+    return str(path)
+
+
 def run(task: str, settings: str, seed: int, args: argparse.Namespace, overrides: dict) -> list[dict]:
     algo = make_config(task, settings, seed, overrides, args).build_algo()
-    label = settings + "".join(f" {k}={v}" for k, v in overrides.items())
+    label = (
+        settings + (f" + {args.demos} demos" if args.demos else "") + "".join(f" {k}={v}" for k, v in overrides.items())
+    )
     rows, start, next_eval = [], time.monotonic(), args.eval_every
     try:
         while True:
@@ -132,12 +147,12 @@ def plot(rows: list[dict], task: str, target: float, path: Path) -> None:
     metric = "success" if not all(math.isnan(r["train_success"]) for r in rows) else "return"
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     runs = sorted({(r["settings"], r["seed"]) for r in rows})
-    colors = {s: f"C{i}" for i, s in enumerate(sorted({s for s, _ in runs}))}
+    colors = {run: f"C{i}" for i, run in enumerate(runs)}
     for ax, kind in zip(axes, ("train", "greedy")):
         for settings, seed in runs:
             curve = [r for r in rows if r["settings"] == settings and r["seed"] == seed]
-            ax.plot([r["env_steps"] for r in curve], [r[f"{kind}_{metric}"] for r in curve], color=colors[settings],
-                    alpha=0.85, label=f"{settings}, seed {seed}")  # fmt: skip
+            steps, values = [r["env_steps"] for r in curve], [r[f"{kind}_{metric}"] for r in curve]
+            ax.plot(steps, values, color=colors[(settings, seed)], alpha=0.85, label=f"{settings}, seed {seed}")
         if metric == "success":
             ax.axhline(target, color="k", ls=":", lw=1)
         ax.set_xlabel("env steps")
@@ -156,6 +171,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         help="defaults, pick-place-recipe or preset:<name>; one run per entry and seed")  # fmt: skip
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="training settings on top")
     parser.add_argument("--env-config", nargs="*", default=[], metavar="KEY=VALUE", help="env keyword arguments")
+    parser.add_argument("--demos", type=int, default=0, help="scripted demonstration episodes (demonstrations=)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--max-env-steps", type=int, default=20_000)
     parser.add_argument("--eval-every", type=int, default=2000, help="env steps between greedy evaluations")

@@ -2,7 +2,8 @@
 
 Prints, per setting and seed, the env steps and wall seconds until the mean return of the last
 10 training episodes (``episode_return_windowed``, across iterations) first reaches -250 and
--200 (RLlib's own SAC learning test asks for -250 within 20,000 steps), writes the learning curves to CSV and a PNG.
+-200 (RLlib's own SAC learning test asks for -250 within 20,000 steps), writes the learning
+curves to CSV and a PNG.
 
     python benchmarks/pendulum.py                                  # both settings, seed 0
     python benchmarks/pendulum.py --settings redq --hidden 256 --seeds 0 1 2
@@ -42,6 +43,7 @@ def run(setting: str, seed: int, args: argparse.Namespace) -> dict:
             critic_hidden_dims=hidden,
             encoder_latent_dim=args.hidden,
             num_random_steps=args.random_steps,
+            learner_torch_threads=args.torch_threads,
         )
         .env_runners(rollout_fragment_length=1)
         .reporting(min_sample_timesteps_per_iteration=args.report_every, metrics_num_episodes_for_smoothing=10)

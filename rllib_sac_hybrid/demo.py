@@ -1,12 +1,19 @@
-"""A short HybridSAC training run with visible progress and a final summary.
+"""A short HybridSAC training run with visible progress, a greedy evaluation and a summary.
 
-python -m rllib_sac_hybrid.demo                      # Pendulum-v1, 8,000 env steps
-python -m rllib_sac_hybrid.demo --env-steps 20000 --num-critics 10 --num-subsample-critics 2 --utd-ratio 20
+python -m rllib_sac_hybrid.demo                      # the built-in pick-and-place, HybridSACConfig() defaults
+python -m rllib_sac_hybrid.demo --env Pendulum-v1 --env-steps 8000
+python -m rllib_sac_hybrid.demo --preset hil-serl --set n_step=3
+
+Trains ``HybridSACConfig()`` with only the env set (plus ``--preset`` / ``--set``), prints one
+line per iteration (the windowed training return and success, the greedy policy's success on
+fresh episodes every ``--eval-every`` env steps), saves a checkpoint and prints a summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import math
 import os
 import time
 
@@ -14,78 +21,89 @@ import ray
 import torch
 
 from rllib_sac_hybrid import HybridSACConfig
+from rllib_sac_hybrid.envs import PICK_PLACE_ID
+from rllib_sac_hybrid.evaluation import greedy_evaluation
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="Pendulum-v1", help="a registered gymnasium env id")
-    parser.add_argument("--env-steps", type=int, default=8000, help="env steps to train for")
-    parser.add_argument("--num-critics", type=int, default=2)
-    parser.add_argument("--num-subsample-critics", type=int, default=None)
-    parser.add_argument("--utd-ratio", type=int, default=1)
-    parser.add_argument("--hidden", type=int, default=128, help="width of the encoder and the two hidden layers")
-    parser.add_argument("--random-steps", type=int, default=1000)
+    parser.add_argument("--env", default=PICK_PLACE_ID, help="a registered gymnasium env id")
+    parser.add_argument("--env-steps", type=int, default=12_000, help="env steps to train for")
+    parser.add_argument("--preset", default=None, help="named settings (HybridSACConfig.preset), e.g. hil-serl")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="training settings on top")
+    parser.add_argument("--eval-every", type=int, default=4000, help="env steps between greedy evaluations")
+    parser.add_argument("--eval-episodes", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--torch-threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--steps-per-iteration", type=int, default=1000, help="env steps between progress lines")
     parser.add_argument("--checkpoint-dir", default="results/demo_checkpoint", help="where the final checkpoint goes")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.env_steps < 1 or args.eval_every < 1 or args.eval_episodes < 1:
+        parser.error("--env-steps, --eval-every and --eval-episodes must be >= 1")
+    args.overrides = {}
+    for pair in args.set:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            parser.error(f"--set {pair!r} is invalid; allowed: key=value, e.g. n_step=3")
+        try:
+            args.overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            args.overrides[key] = value
+    return args
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.torch_threads)  # learner and env runner share this process
-    hidden = (args.hidden, args.hidden)
+    config = HybridSACConfig().environment(args.env)
+    if args.preset:
+        config = config.preset(args.preset)
     config = (
-        HybridSACConfig()
-        .environment(args.env)
-        .training(
-            num_critics=args.num_critics,
-            num_subsample_critics=args.num_subsample_critics,
-            utd_ratio=args.utd_ratio,
-            actor_hidden_dims=hidden,
-            critic_hidden_dims=hidden,
-            encoder_latent_dim=args.hidden,
-            num_random_steps=args.random_steps,
-        )
-        .reporting(min_sample_timesteps_per_iteration=args.steps_per_iteration, metrics_num_episodes_for_smoothing=10)
+        config.training(**args.overrides)
+        .reporting(min_sample_timesteps_per_iteration=args.steps_per_iteration)
         .debugging(seed=args.seed)
     )
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, ignore_reinit_error=True)
     algo = config.build_algo()
+    print(f"HybridSAC on {args.env}: {args.preset or 'defaults'} {args.overrides or ''}, {args.env_steps} env steps")
     print(
-        f"HybridSAC on {args.env}: N={args.num_critics} M={args.num_subsample_critics or args.num_critics} "
-        f"UTD={args.utd_ratio} hidden={hidden}, {args.env_steps} env steps"
+        "return, success: the last 10 training episodes (exploring); greedy: the deterministic policy on fresh episodes"
     )
-    print("return: mean of the last 10 training episodes (across iterations); alpha: temperature; critic: critic loss")
-    print(
-        f"{'iter':>4} {'env steps':>9} {'return':>9} {'best':>9} {'alpha':>7} {'critic':>8} {'Q mean':>8} {'secs':>6}"
-    )
-    start, best, steps, result = time.time(), float("-inf"), 0, {}
+    columns = ("iter", 4), ("env steps", 9), ("return", 9), ("success", 7), ("greedy", 7), ("alpha", 7), ("critic", 8)
+    print(" ".join(f"{name:>{width}}" for name, width in columns), f"{'secs':>6}")
+    start, steps, result, greedy, next_eval = time.time(), 0, {}, {}, args.eval_every
     try:
         while steps < args.env_steps:
             result = algo.train()
             steps = int(result["num_env_steps_sampled_lifetime"])
-            ret = result["env_runners"]["episode_return_windowed"]
-            best = max(best, ret) if ret == ret else best
+            runners = result["env_runners"]
+            evaluated = ""
+            if steps >= next_eval or steps >= args.env_steps:
+                next_eval += args.eval_every
+                greedy = greedy_evaluation(algo.get_module(), args.env, args.eval_episodes, seed=args.seed)
+                evaluated = greedy["success_rate"] if not math.isnan(greedy["success_rate"]) else greedy["return_mean"]
+                evaluated = f"{evaluated:.2f}"
             learner = result["learners"].get("default_policy", {})
             print(
-                f"{result['training_iteration']:>4} {steps:>9} {ret:>9.1f} {best:>9.1f} "
+                f"{result['training_iteration']:>4} {steps:>9} {runners['episode_return_windowed']:>9.2f} "
+                f"{runners['episode_success_rate_windowed']:>7.2f} {evaluated:>7} "
                 f"{learner.get('temperature', float('nan')):>7.3f} {learner.get('critic_loss', float('nan')):>8.3f} "
-                f"{learner.get('q_mean', float('nan')):>8.2f} {time.time() - start:>6.0f}",
+                f"{time.time() - start:>6.0f}",
                 flush=True,
             )
         checkpoint = algo.save_to_path(os.path.abspath(args.checkpoint_dir))
     finally:
         algo.stop()
-    elapsed = time.time() - start
+    runners = result["env_runners"]
     summary = {
         "env": args.env,
         "env_steps": steps,
-        "final_return_mean": result["env_runners"].get("episode_return_windowed"),
-        "best_return_mean": best,
-        "critic_steps": int(result["learners"].get("default_policy", {}).get("num_critic_steps_lifetime", 0)),
-        "wall_seconds": round(elapsed, 1),
+        "training_return": round(runners["episode_return_windowed"], 3),
+        "training_success": round(runners["episode_success_rate_windowed"], 3),
+        "greedy_return": round(greedy["return_mean"], 3),
+        "greedy_success": round(greedy["success_rate"], 3),
+        "greedy_episodes": args.eval_episodes,
+        "wall_seconds": round(time.time() - start, 1),
         "checkpoint": checkpoint,
     }
     print("\nSummary")

@@ -297,3 +297,15 @@ def test_replay_next_observations_are_right_with_remote_vector_runners(ray_sessi
     assert added >= 400 and size == 300  # wrapped, and no row dropped early
     np.testing.assert_array_equal(next_obs[:, 0], obs[:, 0])
     np.testing.assert_array_equal(next_obs[:, 1], obs[:, 1] + 1)
+
+
+def test_demo_trains_evaluates_greedily_and_saves(ray_session, tmp_path):
+    from rllib_sac_hybrid import demo
+
+    summary = demo.main(
+        ["--env-steps", "300", "--steps-per-iteration", "150", "--eval-every", "300", "--eval-episodes", "3",
+         "--set", "num_random_steps=100", "encoder_latent_dim=8", "--checkpoint-dir", str(tmp_path / "ckpt")]
+    )  # fmt: skip
+    assert summary["env_steps"] >= 300 and summary["greedy_episodes"] == 3
+    assert 0.0 <= summary["greedy_success"] <= 1.0
+    assert (tmp_path / "ckpt").is_dir()
