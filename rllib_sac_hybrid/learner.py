@@ -94,14 +94,7 @@ class HybridSACTorchLearner(TorchLearner):
         self._image_shift[module_id] = (keys, config.image_shift_pad)
         if config.reward_scaling == "return_std":
             self._return_scale[module_id] = ReturnScale(config.discount)
-        self._replay[module_id] = TensorReplayBuffer(
-            config.replay_capacity,
-            module.observation_space,
-            module.layout,
-            self._device,
-            n_step=config.n_step,
-            discount=config.discount,
-        )
+        self._replay[module_id] = self._new_replay(module_id, config.replay_capacity)
         settings = UpdateSettings(
             utd_ratio=config.utd_ratio,
             policy_update_freq=config.policy_update_freq,
@@ -203,17 +196,22 @@ class HybridSACTorchLearner(TorchLearner):
     def demo_replay(self, module_id: ModuleID, create: bool = False) -> TensorReplayBuffer | None:
         """The demonstration replay of ``module_id`` (None while it has none, unless ``create``)."""
         if create and module_id not in self._demo_replay:
-            config = self.config.get_config_for_module(module_id)
-            online = self._replay[module_id]
-            self._demo_replay[module_id] = TensorReplayBuffer(
-                config.demo_capacity,
-                online.observation_space,
-                online.layout,
-                self._device,
-                n_step=online.n_step,
-                discount=online.discount,
-            )
+            capacity = self.config.get_config_for_module(module_id).demo_capacity
+            self._demo_replay[module_id] = self._new_replay(module_id, capacity)
         return self._demo_replay.get(module_id)
+
+    def _new_replay(self, module_id: ModuleID, capacity: int) -> TensorReplayBuffer:
+        """A replay buffer for ``module_id``'s spaces, gathering its n-step returns."""
+        config = self.config.get_config_for_module(module_id)
+        module = self.module[module_id].unwrapped()
+        return TensorReplayBuffer(
+            capacity,
+            module.observation_space,
+            module.layout,
+            self._device,
+            n_step=config.n_step,
+            discount=config.discount,
+        )
 
     def add_demonstrations(
         self, module_id: ModuleID, transitions: Mapping[str, Any], count_returns: bool = True
