@@ -18,7 +18,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check rllib_sac_hybrid tuning tests benchmarks
-	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10 tests
 
 bench-pendulum: $(VENV)/.installed
 	$(PY) benchmarks/pendulum.py

@@ -13,10 +13,6 @@ import pytest
 
 from rllib_sac_hybrid import HybridSAC, HybridSACConfig
 
-# Trains with both CPUs: on the same pytest-xdist worker as the other training-heavy files, one
-# after another, while the other worker runs the rest of the suite (see the Makefile).
-pytestmark = pytest.mark.xdist_group("training")
-
 REPO = Path(__file__).resolve().parents[1]
 
 

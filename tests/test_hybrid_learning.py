@@ -3,15 +3,9 @@ greedy policy a robot would run succeeds as often; with the discrete critic disa
 
 from __future__ import annotations
 
-import pytest
-
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.envs import PICK_PLACE_ID
 from rllib_sac_hybrid.evaluation import greedy_evaluation
-
-# Trains with both CPUs: on the same pytest-xdist worker as the other training-heavy files, one
-# after another, while the other worker runs the rest of the suite (see the Makefile).
-pytestmark = pytest.mark.xdist_group("training")
 
 TARGET_SUCCESS = 0.8  # training episodes (the exploring policy), the last 30
 # Greedy success on 50 fresh episodes >= training success - this, where training success is the

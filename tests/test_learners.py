@@ -9,10 +9,6 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 
 from rllib_sac_hybrid import HybridSACConfig, distributed
 
-# Trains with both CPUs: on the same pytest-xdist worker as the other training-heavy files, one
-# after another, while the other worker runs the rest of the suite (see the Makefile).
-pytestmark = pytest.mark.xdist_group("training")
-
 TARGET_RETURN = -400.0
 MAX_ENV_STEPS = 8_000
 

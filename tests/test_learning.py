@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from rllib_sac_hybrid import HybridSACConfig
-
-# Trains with both CPUs: on the same pytest-xdist worker as the other training-heavy files, one
-# after another, while the other worker runs the rest of the suite (see the Makefile).
-pytestmark = pytest.mark.xdist_group("training")
 
 TARGET_RETURN = -400.0
 MAX_ENV_STEPS = 10_000
