@@ -5,6 +5,8 @@
     python benchmarks/learning.py --task grasp-carry --set temperature_init=0.01 n_step=3
     python benchmarks/learning.py --task gym-hil-pick-cube --demos 20 --runners 1 --async-sampling \
         --max-env-steps 10000 --eval-every 5000 --settings defaults preset:hil-serl --seeds 0 1 2
+    python benchmarks/learning.py --task gym-hil-pick-cube --runners 1 --async-sampling \
+        --env-config "simulated_human={'intervention_prob': 0.05, 'decay_steps': 5000}"
 
 Each run trains ``HybridSACConfig()`` with only the env set (``--settings defaults``), a preset
 (``preset:<name>``), or ``pick-place-recipe`` (``envs.PICK_PLACE_TRAINING``, the tuned settings
@@ -24,7 +26,10 @@ success stayed at or above it to the end of the run.
 pays hovering near the cube more than finishing (the episode ends on success). Its action is
 gym-hil's flat Box with the gripper index last, so ``discrete_action_in_last_dim=True`` is set for
 it: that describes the action space, it tunes nothing. The env costs about 30 ms a step here, so
-use ``--runners 1 --async-sampling``: the learner trains while the remote runner steps.
+use ``--runners 1 --async-sampling``: the learner trains while the remote runner steps. Its
+``simulated_human`` env setting puts the scripted controller in the loop as a human operator
+(``envs/simulated_human.py``); the greedy evaluations run without it, and the rows carry the
+training episodes' intervention rate.
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ TASKS = {
 TASK_ENV_CONFIG = {"gym-hil-pick-cube": {"reward_type": "sparse"}}  # --env-config keys win
 TASK_SPACES = {"gym-hil-pick-cube": {"discrete_action_in_last_dim": True}}  # the action layout, not tuning
 FIELDS = ("settings", "seed", "env_steps", "seconds", "train_return", "train_success", "greedy_return",
-          "greedy_success", "temperature", "entropy")  # fmt: skip
+          "greedy_success", "intervention_rate", "temperature", "entropy")  # fmt: skip
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -127,8 +132,9 @@ def run(task: str, settings: str, seed: int, args: argparse.Namespace, overrides
             greedy = {"return_mean": math.nan, "success_rate": math.nan}
             if steps >= next_eval or steps >= args.max_env_steps:
                 next_eval += args.eval_every
+                alone = {k: v for k, v in env_config(task, args).items() if k != "simulated_human"}  # the policy alone
                 greedy = greedy_evaluation(
-                    algo.get_module(), TASKS[task], args.eval_episodes, seed=seed, env_config=env_config(task, args)
+                    algo.get_module(), TASKS[task], args.eval_episodes, seed=seed, env_config=alone
                 )
             row = {
                 "settings": label,
@@ -139,6 +145,7 @@ def run(task: str, settings: str, seed: int, args: argparse.Namespace, overrides
                 "train_success": runners.get("episode_success_rate_windowed", math.nan),
                 "greedy_return": greedy["return_mean"],
                 "greedy_success": greedy["success_rate"],
+                "intervention_rate": runners.get("episode_intervention_rate", math.nan),
                 "temperature": result["learners"].get("default_policy", {}).get("temperature", math.nan),
                 "entropy": result["learners"].get("default_policy", {}).get("entropy", math.nan),
             }

@@ -50,6 +50,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "grasp_penalty": -0.02,
         "image_augmentation": "random_shift",  # make_batch_augmentation_func: random crop, padding 4
         "image_shift_pad": 4,
+        # sac_hybrid_single.py sample_actions: grasp_action = grasp_q_values.argmax(axis=-1), no
+        # epsilon: the gripper explores only through demonstrations and interventions.
+        "epsilon_start": 0.0,
+        "epsilon_end": 0.0,
+        # config.py: random_steps = 0, training_starts = 100 (the learner waits for 100 online
+        # transitions). Here learning starts after num_random_steps steps of random actions, so
+        # the closest is a short random warm-up of the same length.
+        "num_random_steps": 100,
     },
     # REDQ (Chen et al. 2021, "Randomized Ensembled Double Q-Learning"), watchernyu/REDQ:
     # redq/algos/redq_sac.py REDQSACAgent defaults.

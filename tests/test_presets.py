@@ -23,6 +23,7 @@ def test_hil_serl_holds_its_published_settings():
     assert config.train_batch_size_per_learner == 256
     assert config.critic_layer_norm is True
     assert config.grasp_penalty == -0.02
+    assert (config.epsilon_start, config.epsilon_end) == (0.0, 0.0)  # the grasp critic's argmax
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

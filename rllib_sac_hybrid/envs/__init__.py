@@ -10,7 +10,8 @@
 - ``rllib_sac_hybrid/SimRobotPickPlace-v0``: pick-and-place behind a simulated robot link (10 Hz
   control rate, latency jitter, disconnects, safe stops, interventions; see ``envs/sim_robot.py``).
 - ``rllib_sac_hybrid/GymHilPickCube-v0``: LeRobot's gym-hil Franka pick-cube with state
-  observations (needs the ``gym-hil`` extra; see ``envs/gym_hil.py``).
+  observations (needs the ``gym-hil`` extra; see ``envs/gym_hil.py``); ``simulated_human=``
+  puts the scripted controller in the loop as a human operator (``envs/simulated_human.py``).
 
 Both accept ``PickPlaceEnv``'s keyword arguments, e.g. ``action_layout="flat"``.
 """

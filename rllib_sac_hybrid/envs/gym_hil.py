@@ -7,6 +7,15 @@ gripper index: 2 raises the 2f85 gripper's command towards 255 = closed, 0 lower
 0 = open, 1 keeps it; gym-hil's gamepad names 2 "open" and 0 "close", the reverse of what the
 simulated gripper does), so train it with ``discrete_action_in_last_dim=True``;
 ``info["discrete_penalty"]`` carries the gripper penalty and ``info["succeed"]`` the success.
+
+Train it on ``reward_type="sparse"``: gym-hil's dense reward pays ``0.3 * exp(-20 * dist)`` on
+every step near the cube and the episode ends on success, so hovering for the whole episode earns
+more than lifting, and that is what a policy trained on it learns.
+
+``simulated_human={...}`` (``SimulatedHuman``'s settings, or ``True`` for its defaults) puts a
+simulated operator in the loop: the scripted pick-cube controller takes over some steps, less
+often as the run goes on, and reports them as ``info["is_intervention"]`` /
+``info["teleop_action"]`` (see ``envs/simulated_human.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +30,8 @@ GYM_HIL_PICK_CUBE_ID = "rllib_sac_hybrid/GymHilPickCube-v0"
 def make_pick_cube(**kwargs) -> gym.Env:
     """``gym_hil/PandaPickCube-v0`` with ``image_obs=False`` and ``reset_delay_seconds=0`` by default.
 
-    Keyword arguments go to gym-hil (e.g. ``image_obs=True``, ``gripper_penalty=-0.02``).
+    Keyword arguments go to gym-hil (e.g. ``image_obs=True``, ``gripper_penalty=-0.02``), but
+    ``simulated_human``: a dict of ``SimulatedHuman`` settings, True (its defaults) or None.
 
     Raises:
         ImportError: when gym-hil is not installed, saying how to install it.
@@ -35,4 +45,13 @@ def make_pick_cube(**kwargs) -> gym.Env:
         ) from err
     kwargs = {"image_obs": False, "reset_delay_seconds": 0, **kwargs}
     kwargs.pop("config", None)
-    return gym.make("gym_hil/PandaPickCube-v0", **kwargs)
+    human = kwargs.pop("simulated_human", None)
+    if not (human is None or isinstance(human, (bool, dict))):
+        raise ValueError(f"simulated_human={human!r} is invalid; allowed: None, True or a dict of its settings.")
+    env = gym.make("gym_hil/PandaPickCube-v0", **kwargs)
+    if human:
+        from rllib_sac_hybrid.envs.simulated_human import SimulatedHuman
+        from rllib_sac_hybrid.record import gym_hil_pick_cube_expert
+
+        env = SimulatedHuman(env, expert=gym_hil_pick_cube_expert, **(human if isinstance(human, dict) else {}))
+    return env

@@ -1,0 +1,148 @@
+"""The simulated human of human-in-the-loop runs: the expert drives the steps it takes over, in
+blocks, less often as the run goes on, behind the robot env contract; HybridSAC stores those
+steps as demonstrations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.tune.registry import register_env
+
+from rllib_sac_hybrid import HybridSACConfig
+from rllib_sac_hybrid.envs import PickPlaceEnv
+from rllib_sac_hybrid.envs.simulated_human import SimulatedHuman
+from tests.conftest import TINY_NETS
+
+
+def neutral(env: PickPlaceEnv):
+    return (np.zeros(2, np.float32), 1)  # no motion, gripper "stay": never what the expert does
+
+
+def run(env: SimulatedHuman, steps: int, seed: int = 0) -> list[dict]:
+    infos = []
+    env.reset(seed=seed)
+    for _ in range(steps):
+        _, _, terminated, truncated, info = env.step(neutral(env))
+        infos.append({**info, "_episode_end": terminated or truncated})
+        if terminated or truncated:
+            env.reset()
+    return infos
+
+
+def test_intervened_steps_execute_the_experts_action():
+    given = []
+
+    def expert(env, obs, info):
+        given.append(env.unwrapped.scripted_action())
+        return given[-1]
+
+    env = SimulatedHuman(PickPlaceEnv(), expert=expert, intervention_prob=1.0, intervention_steps=4, decay_steps=10**6)
+    twin = PickPlaceEnv()  # replays the executed actions: same observations if they were executed
+    obs, _ = env.reset(seed=3)
+    twin_obs, _ = twin.reset(seed=3)
+    for _ in range(12):
+        obs, reward, terminated, truncated, info = env.step(neutral(env))
+        assert info["is_intervention"] is True and env.action_space.contains(info["teleop_action"])
+        assert info["teleop_action"] is given[-1]
+        twin_obs, twin_reward, *_ = twin.step(info["teleop_action"])
+        np.testing.assert_array_equal(obs, twin_obs)
+        assert reward == twin_reward
+        if terminated or truncated:
+            break
+    assert env.intervention_stats()["intervened"] == len(given) > 0
+
+
+def test_interventions_come_in_blocks_and_fade_out():
+    env = SimulatedHuman(PickPlaceEnv(), intervention_prob=0.2, intervention_steps=5, decay_steps=1_000)
+    infos = run(env, 1_500)
+    flags = [info["is_intervention"] for info in infos]
+    early, late = np.mean(flags[:300]), np.mean(flags[1_000:])
+    assert early > 0.3 and late == 0.0, (early, late)
+    assert all(info["teleop_action"] is None for info in infos[1_000:])
+    assert env.start_probability() == 0.0 and env.intervention_stats()["steps"] == 1_500
+    # Within an episode, an intervened stretch is whole blocks of 5 (blocks may follow each
+    # other at once); only the episode's end cuts one short.
+    stretches, length = [], 0
+    for info in infos:
+        if info["is_intervention"]:
+            length += 1
+        if length and (not info["is_intervention"] or info["_episode_end"]):
+            stretches.append((length, info["_episode_end"] and info["is_intervention"]))  # (steps, cut short)
+            length = 0
+    whole = [n for n, cut in stretches if not cut]
+    assert whole and all(n % 5 == 0 for n in whole), whole
+
+
+@pytest.mark.parametrize(
+    "settings,field",
+    [
+        ({"intervention_prob": 1.5}, "intervention_prob"),
+        ({"intervention_steps": 0}, "intervention_steps"),
+        ({"decay_steps": 0}, "decay_steps"),
+    ],
+)
+def test_bad_settings_name_the_field(settings, field):
+    with pytest.raises(ValueError, match=field):
+        SimulatedHuman(PickPlaceEnv(), **settings)
+
+
+def test_an_env_without_a_scripted_expert_needs_one():
+    import gymnasium as gym
+
+    with pytest.raises(ValueError, match="scripted expert"):
+        SimulatedHuman(gym.make("Pendulum-v1"))
+
+
+def test_gym_hil_pick_cube_with_a_simulated_human():
+    pytest.importorskip("gym_hil")
+    import gymnasium as gym
+
+    import rllib_sac_hybrid.envs  # noqa: F401
+
+    env = gym.make(
+        "rllib_sac_hybrid/GymHilPickCube-v0",
+        reward_type="sparse",
+        simulated_human={"intervention_prob": 1.0, "intervention_steps": 100, "decay_steps": 10**6},
+    )
+    try:
+        env.reset(seed=0)
+        for _ in range(40):  # the scripted controller lifts the cube in about 10 steps
+            _, reward, terminated, truncated, info = env.step(np.array([0, 0, 0, 1], np.float32))
+            assert info["is_intervention"] and env.action_space.contains(info["teleop_action"])
+            if terminated or truncated:
+                break
+        assert info["succeed"] and reward == 1.0
+    finally:
+        env.close()
+    with pytest.raises(ValueError, match="simulated_human"):
+        gym.make("rllib_sac_hybrid/GymHilPickCube-v0", simulated_human=0.5)
+
+
+def test_hybrid_sac_keeps_what_the_simulated_human_drove(ray_session):
+    register_env(
+        "pick_place_with_human",
+        lambda config: SimulatedHuman(PickPlaceEnv(), intervention_prob=0.1, intervention_steps=3, decay_steps=300),
+    )
+    config = (
+        HybridSACConfig()
+        .environment("pick_place_with_human")
+        .training(**TINY_NETS, num_random_steps=100, train_batch_size_per_learner=16)
+        .env_runners(rollout_fragment_length=10)
+        .reporting(min_sample_timesteps_per_iteration=300)
+        .debugging(seed=0)
+    )
+    algo = config.build_algo()
+    try:
+        first = algo.train()
+        human = algo.env_runner.env.unwrapped.envs[0]
+        while not isinstance(human, SimulatedHuman):  # under RLlib's own wrappers
+            human = human.env
+        intervened = human.intervention_stats()["intervened"]
+        second = algo.train()  # past decay_steps: the policy alone
+    finally:
+        algo.stop()
+    assert 0 < intervened < first["num_env_steps_sampled_lifetime"]
+    assert first["learners"][DEFAULT_MODULE_ID]["demo_replay_size"] == intervened
+    assert second["learners"][DEFAULT_MODULE_ID]["demo_replay_size"] == intervened  # nothing new
+    assert human.intervention_stats()["start_probability"] == 0.0
