@@ -157,6 +157,10 @@ def run(task: str, settings: str, seed: int, args: argparse.Namespace, overrides
                 flush=True,
             )
             if steps >= args.max_env_steps:
+                if args.save:
+                    path = RESULTS / "checkpoints" / f"{task}_{label.replace(' ', '_').replace(':', '-')}_seed{seed}"
+                    algo.save_to_path(str(path.resolve()))
+                    print(f"saved the final algorithm to {path}")
                 return rows
     finally:
         algo.stop()
@@ -223,6 +227,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--runners", type=int, default=0, help="remote EnvRunners (0: sample in the driver)")
     parser.add_argument("--async-sampling", action="store_true", help="runners step on while the learner trains")
     parser.add_argument("--tag", default="", help="suffix of the output files")
+    parser.add_argument("--save", action="store_true", help="save each run's final algorithm under results/checkpoints")
     args = parser.parse_args(argv)
     if args.max_env_steps < 1 or args.eval_every < 1 or args.eval_episodes < 1 or args.window < 1:
         raise ValueError("--max-env-steps, --eval-every, --eval-episodes and --window must be >= 1")

@@ -3,6 +3,8 @@ camera (``PickPlacePixels-v0``) against a random policy; and a gym-hil smoke run
 ``image_obs=True`` (two 128x128 cameras, software GL).
 
     python benchmarks/pixels.py --max-env-steps 20000
+    python benchmarks/pixels.py --settings pretrained,frozen,trained --max-env-steps 30000  # + a backbone
+                                                    # pretrained on 40 scripted demonstrations, frozen
     python benchmarks/pixels.py --gym-hil-iterations 3 --max-env-steps 0   # the gym-hil smoke run only
 
 Prints the training return and success rate against env steps, the random policy's, and the
@@ -46,12 +48,38 @@ def random_policy(image_size: int, episodes: int) -> dict:
     return {"return": float(np.mean(returns)), "success": float(np.mean(successes))}
 
 
-def pixel_config(args: argparse.Namespace, frozen: bool) -> HybridSACConfig:
+def pretrained_backbone(args: argparse.Namespace) -> str:
+    """A backbone pretrained on ``--pretrain-demos`` scripted demonstrations (behaviour cloning from
+    the image, ``rllib_sac_hybrid.pretrain``), recorded and trained once per image size."""
+    from rllib_sac_hybrid.pretrain import pretrain_image_backbone
+    from rllib_sac_hybrid.record import record
+
+    demos = RESULTS / f"demos_pixels{args.image_size}_{args.pretrain_demos}"
+    out = RESULTS / f"backbone_pixels{args.image_size}_{args.pretrain_demos}.pt"
+    if not demos.is_dir():
+        record(PICK_PLACE_PIXELS_ID, args.pretrain_demos, str(demos), "scripted", seed=20_000,
+               env_config={"image_size": args.image_size})  # fmt: skip
+    if not out.is_file():
+        summary = pretrain_image_backbone(PICK_PLACE_PIXELS_ID, str(demos), str(out),
+                                          env_config={"image_size": args.image_size}, progress=False)  # fmt: skip
+        print(
+            f"pretrained backbone: validation loss {summary['validation_loss']:.3f} (predicting the mean: "
+            f"{summary['mean_prediction_loss']:.3f}), {summary['epochs']} epochs, {summary['seconds']:.0f} s"
+        )
+    return str(out)
+
+
+def pixel_config(args: argparse.Namespace, frozen: bool, weights: str | None = None) -> HybridSACConfig:
     return (
         HybridSACConfig()
         .environment(PICK_PLACE_PIXELS_ID, env_config={"image_size": args.image_size})
         .training(
-            **{**PICK_PLACE_TRAINING, "train_batch_size_per_learner": args.batch, "freeze_image_backbone": frozen}
+            **{
+                **PICK_PLACE_TRAINING,
+                "train_batch_size_per_learner": args.batch,
+                "freeze_image_backbone": frozen,
+                "image_backbone_weights": weights,
+            }  # fmt: skip
         )
         .env_runners(rollout_fragment_length=8)
         .reporting(min_sample_timesteps_per_iteration=1000, metrics_num_episodes_for_smoothing=30)
@@ -119,13 +147,15 @@ def main() -> None:
     parser.add_argument("--max-env-steps", type=int, default=20_000, help="0: skip the pixel task")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--settings", default="frozen,trained", help="backbones: frozen, trained or both")
+    parser.add_argument("--settings", default="frozen,trained",
+                        help="backbones, comma-separated: frozen (random), trained, pretrained (frozen)")  # fmt: skip
+    parser.add_argument("--pretrain-demos", type=int, default=40, help="scripted episodes the pretraining uses")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gym-hil-iterations", type=int, default=0, help="gym-hil image_obs smoke run")
     args = parser.parse_args()
     settings = [s for s in args.settings.split(",") if s]
-    if any(s not in ("frozen", "trained") for s in settings) or args.max_env_steps < 0:
-        raise ValueError("--settings: a comma-separated subset of frozen,trained; --max-env-steps >= 0")
+    if any(s not in ("frozen", "trained", "pretrained") for s in settings) or args.max_env_steps < 0:
+        raise ValueError("--settings: a comma-separated subset of frozen,trained,pretrained; --max-env-steps >= 0")
     torch.set_num_threads(2)
     RESULTS.mkdir(exist_ok=True)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -135,7 +165,9 @@ def main() -> None:
             baseline = random_policy(args.image_size, 200)
             print(f"random policy: return {baseline['return']:.2f}, success {baseline['success']:.2f}")
             for setting in settings:
-                rows += train(f"{setting} backbone", pixel_config(args, setting == "frozen"), args.max_env_steps)
+                weights = pretrained_backbone(args) if setting == "pretrained" else None
+                config = pixel_config(args, setting in ("frozen", "pretrained"), weights)
+                rows += train(f"{setting} backbone", config, args.max_env_steps)
         if args.gym_hil_iterations:
             gym_hil_smoke(args.gym_hil_iterations)
     finally:

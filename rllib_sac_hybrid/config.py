@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,6 +65,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     # Camera images (uint8 H x W x C observation keys).
     "image_backbone": None,  # None: a small CNN; or a callable / "pkg.module:function" of in_channels
     "freeze_image_backbone": False,  # True: no training, features computed once per batch
+    "image_backbone_weights": None,  # a file of python -m rllib_sac_hybrid.pretrain: loaded into each camera's backbone
     "image_spatial_features": 8,  # learned spatial kernels per backbone channel
     "image_augmentation": "random_shift",  # DrQ's pad-and-crop on image keys at replay-sample time; or None
     "image_shift_pad": 4,
@@ -185,6 +187,11 @@ class HybridSACConfig(AlgorithmConfig):
         freeze_image_backbone: True: the backbone never trains; one copy serves the online, target
             and actor encoders, and its features for obs and next obs are computed once per batch
             and reused by every loss of that step.
+        image_backbone_weights: None, or the path of a file written by ``python -m
+            rllib_sac_hybrid.pretrain`` (backbones trained on your demonstrations): each camera's
+            backbone starts from its weights (frozen with ``freeze_image_backbone=True``). The
+            file is read where modules are built (learners and EnvRunners), so on a cluster it
+            must be readable on every node; checkpoints carry the weights themselves.
         image_augmentation, image_shift_pad: "random_shift" (default): DrQ's augmentation - each
             image of a sampled batch padded by ``image_shift_pad`` pixels and cropped back at a
             random offset; None: off.
@@ -381,6 +388,17 @@ class HybridSACConfig(AlgorithmConfig):
             raise ValueError(
                 f"freeze_image_backbone={self.freeze_image_backbone!r} is invalid; allowed: True or False."
             )
+        if self.image_backbone_weights is not None:
+            if not isinstance(self.image_backbone_weights, (str, os.PathLike)):
+                raise ValueError(
+                    f"image_backbone_weights={self.image_backbone_weights!r} is invalid; allowed: None or the path "
+                    "of a file written by python -m rllib_sac_hybrid.pretrain."
+                )
+            if not os.path.isfile(self.image_backbone_weights):
+                raise ValueError(
+                    f"image_backbone_weights={self.image_backbone_weights!r} is not a file; allowed: None or the "
+                    "path of a file written by python -m rllib_sac_hybrid.pretrain."
+                )
         _int_at_least("image_spatial_features", self.image_spatial_features, 1)
         if self.image_augmentation not in IMAGE_AUGMENTATIONS:
             raise ValueError(

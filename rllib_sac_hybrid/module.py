@@ -56,6 +56,7 @@ MODEL_CONFIG_KEYS = (
     "epsilon_decay_steps",
     "image_backbone",
     "freeze_image_backbone",
+    "image_backbone_weights",
     "image_spatial_features",
 )
 
@@ -112,6 +113,8 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
             self.encoder = make_encoder()
         if not self.shared_encoder:
             self.actor_encoder = make_encoder()
+        if cfg["image_backbone_weights"] is not None:
+            self._load_backbone_weights(cfg["image_backbone_weights"], images)
         latent_dim = (self.encoder if self.shared_encoder else self.actor_encoder).out_dim
         self.actor = TanhGaussianActor(
             latent_dim,
@@ -153,6 +156,31 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         if self.has_discrete_critic:
             self.target_discrete_critic = copy.deepcopy(self.discrete_critic).requires_grad_(False)
         self.log_alpha = nn.Parameter(torch.tensor(math.log(cfg["temperature_init"]), dtype=torch.float32))
+
+    def _load_backbone_weights(self, path: str, images: dict) -> None:
+        """Each camera's backbone (the frozen one, or the encoders' own) from a pretraining file."""
+        from rllib_sac_hybrid.pretrain import camera_name, load_backbone_weights
+
+        weights = load_backbone_weights(path)
+        missing = [camera_name(k) for k in images if camera_name(k) not in weights]
+        if missing:
+            raise ValueError(
+                f"image_backbone_weights={path!r} holds the cameras {sorted(weights)}, not {missing}; allowed: a file "
+                "pretrained on this env's observations."
+            )
+        encoders = [getattr(self, name) for name in ("encoder", "actor_encoder") if hasattr(self, name)]
+        for key in images:
+            state = weights[camera_name(key)]
+            targets = [self.frozen_backbones[key].net] if key in self.frozen_backbones else []
+            targets += [e.image_encoder(key).backbone for e in encoders if key not in self.frozen_backbones]
+            for backbone in targets:
+                try:
+                    backbone.load_state_dict(state)
+                except RuntimeError as error:
+                    raise ValueError(
+                        f"image_backbone_weights={path!r} does not fit camera {camera_name(key)!r}'s backbone "
+                        f"({error}); allowed: a file pretrained with the same image_backbone."
+                    ) from error
 
     def get_non_inference_attributes(self) -> list[str]:
         attrs = ["critic", "target_encoder", "target_critic", "target_discrete_critic", "log_alpha"]

@@ -66,6 +66,8 @@ BAD_SETTINGS = [
     ({"image_backbone": "resnet18"}, "image_backbone", "'package.module:function'"),
     ({"image_backbone": 3}, "image_backbone", "a callable of in_channels"),
     ({"freeze_image_backbone": "yes"}, "freeze_image_backbone", "True or False"),
+    ({"image_backbone_weights": 3}, "image_backbone_weights", "None or the path"),
+    ({"image_backbone_weights": "/no/such/backbone.pt"}, "image_backbone_weights", "is not a file"),
     ({"image_spatial_features": 0}, "image_spatial_features", ">= 1"),
     ({"image_augmentation": "crop"}, "image_augmentation", "('random_shift', None)"),
     ({"image_shift_pad": -1}, "image_shift_pad", ">= 0"),
@@ -175,6 +177,7 @@ def test_every_setting_has_a_training_setter():
         "demo_capacity": 1000,
         "image_backbone": "torchvision.models:resnet18",
         "freeze_image_backbone": True,
+        "image_backbone_weights": __file__,  # validate() only checks that the file exists
         "image_spatial_features": 4,
         "image_augmentation": None,
         "image_shift_pad": 2,
