@@ -76,6 +76,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "discrete_critic_lr": 3e-4,
     "discrete_penalty_key": "discrete_penalty",
     "grasp_penalty": None,  # None: the env's info[discrete_penalty_key]; a number: that on every gripper flip
+    "discrete_exploration": "epsilon",  # or "boltzmann": sample softmax(Q_d / alpha) while exploring
     "epsilon_start": 0.2,
     "epsilon_end": 0.02,
     "epsilon_decay_steps": 20_000,
@@ -101,6 +102,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
 }
 NON_FINITE_MODES = ("raise", "drop")
 REWARD_SCALINGS = ("return_std", None)
+DISCRETE_EXPLORATIONS = ("epsilon", "boltzmann")
 IMAGE_AUGMENTATIONS = ("random_shift", None)
 TORCH_COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -155,8 +157,14 @@ class HybridSACConfig(AlgorithmConfig):
         grasp_penalty: None (default): that info value as the env reports it; a number (e.g.
             HIL-SERL's -0.05): this penalty on every step whose info reports a non-zero one (a
             gripper flip), whatever magnitude the env uses.
+        discrete_exploration: how the discrete part explores (greedy at evaluation / inference either
+            way). "epsilon" (default): epsilon-greedy with the schedule below, the same rate in
+            every state. "boltzmann": sampled from softmax(Q_d(s, .) / alpha), alpha being SAC's
+            current temperature: choices the discrete critic cannot tell apart are tried about as
+            often as each other (e.g. "stay" and "open" while holding at the goal), a choice it
+            knows to be worse (opening mid-lift) almost never; the epsilon settings then do nothing.
         epsilon_start, epsilon_end, epsilon_decay_steps: linear epsilon-greedy schedule of the
-            discrete part over env steps while exploring (greedy at evaluation / inference).
+            discrete part over env steps while exploring (``discrete_exploration="epsilon"``).
         replay_capacity: transitions kept in the replay buffer.
         num_random_steps: env steps with uniform random actions before learning starts.
         non_finite_transitions: what a NaN or inf in an env's observation, reward or action does:
@@ -416,6 +424,10 @@ class HybridSACConfig(AlgorithmConfig):
         if not (_real(self.std_min) and _real(self.std_max) and 0 < self.std_min < self.std_max):
             raise ValueError(
                 f"std_min={self.std_min!r}, std_max={self.std_max!r} are invalid; allowed: 0 < std_min < std_max."
+            )
+        if self.discrete_exploration not in DISCRETE_EXPLORATIONS:
+            raise ValueError(
+                f"discrete_exploration={self.discrete_exploration!r} is invalid; allowed: {DISCRETE_EXPLORATIONS}."
             )
         for name in ("epsilon_start", "epsilon_end"):
             value = getattr(self, name)

@@ -51,6 +51,7 @@ MODEL_CONFIG_KEYS = (
     "discrete_action_in_last_dim",
     "fixed_discrete_action",
     "discrete_critic_hidden_dims",
+    "discrete_exploration",
     "epsilon_start",
     "epsilon_end",
     "epsilon_decay_steps",
@@ -135,7 +136,13 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
                 layer_norm=cfg["critic_layer_norm"],
                 dropout=cfg["critic_dropout"],
             )
+        self.discrete_exploration = cfg["discrete_exploration"]
+        # Boltzmann exploration reads the temperature where the module acts, so EnvRunners keep
+        # log_alpha too (it arrives with the weights).
+        self.log_alpha = nn.Parameter(torch.tensor(math.log(cfg["temperature_init"]), dtype=torch.float32))
         if self.inference_only:
+            if not self._acts_with_temperature():
+                del self.log_alpha
             self.eval()  # an EnvRunner's module only acts: eval mode once, not toggled per step
             return
 
@@ -155,7 +162,9 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         self.target_critic = copy.deepcopy(self.critic).requires_grad_(False)
         if self.has_discrete_critic:
             self.target_discrete_critic = copy.deepcopy(self.discrete_critic).requires_grad_(False)
-        self.log_alpha = nn.Parameter(torch.tensor(math.log(cfg["temperature_init"]), dtype=torch.float32))
+
+    def _acts_with_temperature(self) -> bool:
+        return self.has_discrete_critic and self.discrete_exploration == "boltzmann"
 
     def _load_backbone_weights(self, path: str, images: dict) -> None:
         """Each camera's backbone (the frozen one, or the encoders' own) from a pretraining file."""
@@ -183,7 +192,8 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
                     ) from error
 
     def get_non_inference_attributes(self) -> list[str]:
-        attrs = ["critic", "target_encoder", "target_critic", "target_discrete_critic", "log_alpha"]
+        attrs = ["critic", "target_encoder", "target_critic", "target_discrete_critic"]
+        attrs += [] if self._acts_with_temperature() else ["log_alpha"]
         return attrs if self.shared_encoder or self.has_discrete_critic else ["encoder", *attrs]
 
     # ---- pieces the losses use (see losses.SACNetworks) --------------------------------------
@@ -293,21 +303,27 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         return {Columns.ACTIONS: self.layout.to_env(continuous, discrete)}
 
     def _forward_exploration(self, batch: dict[str, Any], t: int | None = None, **kwargs) -> dict[str, Any]:
-        """Tanh-Gaussian sample; epsilon-greedy over the discrete critic, epsilon scheduled by env step t."""
+        """Tanh-Gaussian sample; over the discrete critic epsilon-greedy (epsilon scheduled by env
+        step t) or Boltzmann (``discrete_exploration``)."""
         with torch.no_grad():
             obs = self._obs(batch)
             latent = self.encoder(obs) if self.has_discrete_critic else None
             continuous, _ = self.actor.sample(self.actor_latent(obs, latent))
-            discrete = self._discrete_action(latent, continuous.shape[0], epsilon=self.epsilon(t))
+            discrete = self._discrete_action(latent, continuous.shape[0], epsilon=self.epsilon(t), explore=True)
         return {Columns.ACTIONS: self.layout.to_env(continuous, discrete)}
 
-    def _discrete_action(self, latent: torch.Tensor | None, batch_size: int, epsilon: float) -> torch.Tensor | None:
+    def _discrete_action(
+        self, latent: torch.Tensor | None, batch_size: int, epsilon: float, explore: bool = False
+    ) -> torch.Tensor | None:
         if not self.layout.has_discrete:
             return None
         if not self.has_discrete_critic:
             return torch.full((batch_size,), int(self.fixed_discrete_action), dtype=torch.long)
-        greedy = self.discrete_critic(latent).argmax(dim=-1)
-        if epsilon <= 0.0:
+        q = self.discrete_critic(latent)
+        if explore and self.discrete_exploration == "boltzmann":
+            return torch.distributions.Categorical(logits=q / self.log_alpha.exp()).sample()
+        greedy = q.argmax(dim=-1)
+        if not explore or epsilon <= 0.0:
             return greedy
         random = torch.randint(0, self.layout.num_discrete, greedy.shape, device=greedy.device)
         explore = torch.rand(greedy.shape, device=greedy.device) < epsilon

@@ -66,6 +66,7 @@ BAD_SETTINGS = [
     ({"image_backbone": "resnet18"}, "image_backbone", "'package.module:function'"),
     ({"image_backbone": 3}, "image_backbone", "a callable of in_channels"),
     ({"freeze_image_backbone": "yes"}, "freeze_image_backbone", "True or False"),
+    ({"discrete_exploration": "softmax"}, "discrete_exploration", "'epsilon', 'boltzmann'"),
     ({"image_backbone_weights": 3}, "image_backbone_weights", "None or the path"),
     ({"image_backbone_weights": "/no/such/backbone.pt"}, "image_backbone_weights", "is not a file"),
     ({"image_spatial_features": 0}, "image_spatial_features", ">= 1"),
@@ -182,6 +183,7 @@ def test_every_setting_has_a_training_setter():
         "image_augmentation": None,
         "image_shift_pad": 2,
         "n_step": 3,
+        "discrete_exploration": "boltzmann",
         "grasp_penalty": -0.05,
         "reward_scaling": "return_std",
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -228,6 +230,35 @@ def test_inference_is_greedy_and_exploration_is_epsilon_greedy():
     half = module.forward_exploration(obs, t=500)["actions"][1]  # epsilon 0.5: 2 w.p. 0.5 + 0.5/3
     assert (half == 2).float().mean() == pytest.approx(2 / 3, abs=0.05)
     assert torch.all(module.forward_exploration(obs, t=5000)["actions"][1] == 2)  # epsilon 0
+
+
+def test_boltzmann_exploration_samples_softmax_of_q_over_alpha():
+    module = hybrid_module(discrete_exploration="boltzmann", temperature_init=0.01)
+    q = torch.tensor([0.0, 0.02, -0.5])  # "stay" just ahead of "close", "open" far behind
+    with torch.no_grad():
+        module.discrete_critic.out.weight.zero_()
+        module.discrete_critic.out.bias.copy_(q)
+    obs = {"obs": torch.randn(20_000, 2)}
+    assert torch.all(module.forward_inference(obs)["actions"][1] == 1)  # greedy: the argmax
+    torch.manual_seed(0)
+    sampled = module.forward_exploration(obs, t=0)["actions"][1]
+    frequencies = torch.bincount(sampled, minlength=3).float() / len(sampled)
+    torch.testing.assert_close(frequencies, torch.softmax(q / 0.01, dim=0), atol=0.01, rtol=0)  # 0.12 / 0.88 / 0
+    with torch.no_grad():
+        module.log_alpha.fill_(math.log(10.0))  # a hot temperature: nearly uniform
+    hot = torch.bincount(module.forward_exploration(obs, t=0)["actions"][1], minlength=3).float() / 20_000
+    assert hot.min() > 0.3
+
+
+def test_boltzmann_runners_get_the_temperature_with_the_weights():
+    runner = hybrid_module(discrete_exploration="boltzmann", inference_only=True)
+    learner = hybrid_module(discrete_exploration="boltzmann", temperature_init=0.3)
+    state = learner.get_state(inference_only=True)
+    assert "log_alpha" in state and not any(k.startswith("critic.") for k in state)
+    runner.set_state(state)
+    assert runner.log_alpha.item() == pytest.approx(math.log(0.3))
+    assert not hasattr(hybrid_module(inference_only=True), "log_alpha")  # epsilon-greedy runners need none
+    assert "log_alpha" not in hybrid_module().get_state(inference_only=True)
 
 
 def test_fixed_discrete_action_replaces_the_critic():
