@@ -228,7 +228,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--async-sampling", action="store_true", help="runners step on while the learner trains")
     parser.add_argument("--tag", default="", help="suffix of the output files")
     parser.add_argument("--save", action="store_true", help="save each run's final algorithm under results/checkpoints")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="CSV",
+                        help="train nothing: merge these tables (e.g. seeds run in parallel)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.merge:
+        rows = [row for path in args.merge for row in read_rows(Path(path))]
+        report(rows, args)
+        return rows
     if args.max_env_steps < 1 or args.eval_every < 1 or args.eval_episodes < 1 or args.window < 1:
         raise ValueError("--max-env-steps, --eval-every, --eval-episodes and --window must be >= 1")
     if args.async_sampling and args.runners < 1:
@@ -244,6 +250,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 rows += run(args.task, settings, seed, args, overrides)
     finally:
         ray.shutdown()
+    report(rows, args)
+    return rows
+
+
+def read_rows(path: Path) -> list[dict]:
+    """A table this script wrote, numbers as numbers."""
+    with open(path, newline="") as f:
+        return [
+            {k: (v if k == "settings" else int(v) if k in ("seed", "env_steps") else float(v)) for k, v in row.items()}
+            for row in csv.DictReader(f)
+        ]
+
+
+def report(rows: list[dict], args: argparse.Namespace) -> None:
+    """Writes the table and the curves, and prints per run when training and greedy success
+    first reached the target, from when training success held it, and the final figures."""
     stem = RESULTS / f"learning_{args.task}{'_' + args.tag if args.tag else ''}"
     with open(f"{stem}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
@@ -261,7 +283,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
               f"{held_from(curve, 'train_success', args.target):>10} "
               f"{first_at(curve, 'greedy_success', args.target):>18} {final:>20} {rate:>11.1f}")  # fmt: skip
     print(f"curves: {stem}.png, table: {stem}.csv")
-    return rows
 
 
 if __name__ == "__main__":
