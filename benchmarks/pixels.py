@@ -4,7 +4,7 @@ camera (``PickPlacePixels-v0``) against a random policy; and a gym-hil smoke run
 
     python benchmarks/pixels.py --max-env-steps 20000
     python benchmarks/pixels.py --settings pretrained,frozen,trained --max-env-steps 30000  # + a backbone
-                                                    # pretrained on 40 scripted demonstrations, frozen
+                                                    # pretrained on 120 scripted demonstrations, frozen
     python benchmarks/pixels.py --gym-hil-iterations 3 --max-env-steps 0   # the gym-hil smoke run only
 
 Prints the training return and success rate against env steps, the random policy's, and the
@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--settings", default="frozen,trained",
                         help="backbones, comma-separated: frozen (random), trained, pretrained (frozen)")  # fmt: skip
-    parser.add_argument("--pretrain-demos", type=int, default=40, help="scripted episodes the pretraining uses")
+    parser.add_argument("--pretrain-demos", type=int, default=120, help="scripted episodes the pretraining uses")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gym-hil-iterations", type=int, default=0, help="gym-hil image_obs smoke run")
     args = parser.parse_args()

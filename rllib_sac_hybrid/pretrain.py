@@ -24,6 +24,7 @@ best epoch. Only the backbones' weights are saved; the rest of the encoder train
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import time
@@ -145,15 +146,22 @@ def pretrain_image_backbone(
 
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    order = ids[torch.randperm(len(ids), generator=generator).numpy()]
-    held_out = set(order[: max(1, round(validation_fraction * len(ids)))].tolist())
-    is_val = torch.as_tensor(np.array([i in held_out for i in data["episode_id"]]))
     obs = data["obs"] if isinstance(data["obs"], dict) else {None: data["obs"]}
+    first_camera = np.asarray(obs[next(iter(cameras))])
+    # Episodes in an order fixed by their content (their ids are random, their file order is
+    # Ray Data's), so that the same recordings give the same split and batches.
+    rows_of: dict = {}
+    for row, episode_id in enumerate(data["episode_id"]):
+        rows_of.setdefault(episode_id, []).append(row)
+    ordered = sorted(rows_of, key=lambda e: hashlib.sha1(first_camera[rows_of[e][0]].tobytes()).hexdigest())
+    ordered = [ordered[i] for i in torch.randperm(len(ordered), generator=generator).tolist()]
+    num_val = max(1, round(validation_fraction * len(ordered)))
+    val_rows = torch.as_tensor([r for e in ordered[:num_val] for r in rows_of[e]])
+    train_rows = torch.as_tensor([r for e in ordered[num_val:] for r in rows_of[e]])
     images = [torch.as_tensor(np.asarray(obs[k])) for k in cameras]
     low, high = torch.as_tensor(layout.low), torch.as_tensor(layout.high)
     continuous = 2.0 * (torch.as_tensor(data["action"]) - low) / (high - low) - 1.0  # [-1, 1], as the actor's
     discrete = torch.as_tensor(data["discrete_action"]) if layout.has_discrete else None
-    train_rows, val_rows = torch.nonzero(~is_val).squeeze(1), torch.nonzero(is_val).squeeze(1)
 
     net = BehaviourCloningNet(cameras, resolve_backbone(image_backbone), layout.continuous_dim, layout.num_discrete)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)

@@ -20,7 +20,7 @@ IMAGE_SIZE = 16
 def pretrained(ray_session, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("pretrain")
     demos = str(root / "demos")
-    record(PICK_PLACE_PIXELS_ID, 40, demos, "scripted", seed=0, env_config={"image_size": IMAGE_SIZE})
+    record(PICK_PLACE_PIXELS_ID, 120, demos, "scripted", seed=0, env_config={"image_size": IMAGE_SIZE})
     out = str(root / "backbone.pt")
     summary = pretrain_image_backbone(
         PICK_PLACE_PIXELS_ID, demos, out, env_config={"image_size": IMAGE_SIZE}, epochs=150, patience=30,
@@ -37,8 +37,9 @@ def pixel_spaces() -> tuple[gym.Space, gym.Space]:
 def test_the_backbone_learns_more_than_the_mean(pretrained):
     summary = pretrained["summary"]
     assert summary["validation_transitions"] > 0 and summary["train_transitions"] > summary["validation_transitions"]
-    # 40 scripted episodes (about 330 steps), 16x16 images: 0.81 against 1.22 when this was written.
-    assert summary["validation_loss"] < 0.8 * summary["mean_prediction_loss"], summary
+    # 120 scripted episodes (about 1,000 steps), 16x16 images: 0.33 against 1.24 when this was
+    # written. With 40 episodes the held-out loss depended on the split (0.81 on one, 1.19 on another).
+    assert summary["validation_loss"] < 0.5 * summary["mean_prediction_loss"], summary
 
 
 @pytest.mark.parametrize("frozen", [True, False])

@@ -4,6 +4,8 @@ steps as demonstrations."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from ray.rllib.core import DEFAULT_MODULE_ID
@@ -95,6 +97,7 @@ def test_an_env_without_a_scripted_expert_needs_one():
 
 
 def test_gym_hil_pick_cube_with_a_simulated_human():
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless: mujoco reads it when first imported
     pytest.importorskip("gym_hil")
     import gymnasium as gym
 
