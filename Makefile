@@ -18,7 +18,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check rllib_sac_hybrid tuning tests benchmarks
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10 tests
+	# Two phases: the suite on 2 xdist workers, then the `serial` tests (two learners that
+	# all-reduce every step) alone, where a busy peer worker would stall every all-reduce.
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10 -m "not serial" tests
+	$(PY) -m pytest -q --durations=5 -m serial tests
 
 bench-pendulum: $(VENV)/.installed
 	$(PY) benchmarks/pendulum.py

@@ -2,8 +2,9 @@
 iteration, average their gradients exactly, and restore from a checkpoint.
 
 That they learn Pendulum is shown by ``python benchmarks/learners.py --learn`` (about 2.5 minutes
-alone): here, beside the other xdist worker, every all-reduce waits for a descheduled peer, and a
-learning run took 13 minutes. Averaged gradients equal to the mean of the local ones (checked
+alone). Beside another xdist worker every all-reduce waits for a descheduled peer (a learning run
+took 13 minutes there), so this module is marked ``serial``: ``make test`` runs it on its own after
+the parallel phase, where both CPUs are free for the two learners. Averaged gradients equal to the mean of the local ones (checked
 exactly below) make two learners one learner with twice the batch, which the single-learner
 learning tests cover."""
 
@@ -15,7 +16,10 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 
 from rllib_sac_hybrid import HybridSACConfig, distributed
 
-ITERATIONS = 3  # 500 env steps each: the random warm-up, then two learning iterations
+pytestmark = pytest.mark.serial
+
+STEPS_PER_ITERATION = 200
+ITERATIONS = 3  # the random warm-up, then two learning iterations
 
 
 def two_learner_config() -> HybridSACConfig:
@@ -29,11 +33,11 @@ def two_learner_config() -> HybridSACConfig:
             encoder_latent_dim=64,
             num_critics=4,
             num_subsample_critics=2,  # the subset draw must agree across learners
-            num_random_steps=500,
+            num_random_steps=STEPS_PER_ITERATION,
             train_batch_size_per_learner=128,  # 2 x 128 rows per gradient step
         )
         .env_runners(rollout_fragment_length=4)
-        .reporting(min_sample_timesteps_per_iteration=500, metrics_num_episodes_for_smoothing=5)
+        .reporting(min_sample_timesteps_per_iteration=STEPS_PER_ITERATION, metrics_num_episodes_for_smoothing=5)
         .debugging(seed=0)
     )
 
@@ -119,7 +123,7 @@ def foreach_learner(algo, fn) -> list:
 
 def test_two_learners_train_on_both_batches(run):
     result = run["result"]
-    assert result["num_env_steps_sampled_lifetime"] == ITERATIONS * 500
+    assert result["num_env_steps_sampled_lifetime"] == ITERATIONS * STEPS_PER_ITERATION
     # Rows trained count both learners' batches: 2 x 128 per critic step.
     steps = result["learners"][DEFAULT_MODULE_ID]["num_critic_steps_lifetime"]
     assert result["learners"]["__all_modules__"]["num_env_steps_trained_lifetime"] == steps * 256
