@@ -35,7 +35,6 @@ training episodes' intervention rate.
 from __future__ import annotations
 
 import argparse
-import ast
 import csv
 import math
 import time
@@ -45,6 +44,7 @@ import ray
 import torch
 
 from rllib_sac_hybrid import HybridSACConfig
+from rllib_sac_hybrid.cli import key_values
 from rllib_sac_hybrid.envs import (
     GRASP_CARRY_ID,
     GYM_HIL_PICK_CUBE_ID,
@@ -69,21 +69,8 @@ FIELDS = ("settings", "seed", "env_steps", "seconds", "train_return", "train_suc
           "greedy_success", "intervention_rate", "temperature", "entropy")  # fmt: skip
 
 
-def parse_overrides(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set {pair!r} is invalid; allowed: key=value, e.g. temperature_init=0.01")
-        try:
-            out[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key] = value  # a plain string
-    return out
-
-
 def env_config(task: str, args: argparse.Namespace) -> dict:
-    return {**TASK_ENV_CONFIG.get(task, {}), **parse_overrides(args.env_config)}
+    return {**TASK_ENV_CONFIG.get(task, {}), **key_values("--env-config", args.env_config, "reward_type=sparse")}
 
 
 def make_config(task: str, settings: str, seed: int, overrides: dict, args: argparse.Namespace) -> HybridSACConfig:
@@ -239,7 +226,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         raise ValueError("--max-env-steps, --eval-every, --eval-episodes and --window must be >= 1")
     if args.async_sampling and args.runners < 1:
         raise ValueError("--async-sampling needs --runners >= 1 (remote runners that step while the learner trains)")
-    overrides = parse_overrides(args.set)
+    overrides = key_values("--set", args.set, "temperature_init=0.01")
     torch.set_num_threads(args.threads)
     RESULTS.mkdir(exist_ok=True)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)

@@ -12,7 +12,6 @@ fresh episodes every ``--eval-every`` env steps), saves a checkpoint and prints 
 from __future__ import annotations
 
 import argparse
-import ast
 import math
 import os
 import time
@@ -21,6 +20,7 @@ import ray
 import torch
 
 from rllib_sac_hybrid import HybridSACConfig
+from rllib_sac_hybrid.cli import key_values
 from rllib_sac_hybrid.envs import PICK_PLACE_ID
 from rllib_sac_hybrid.evaluation import greedy_evaluation
 
@@ -40,15 +40,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.env_steps < 1 or args.eval_every < 1 or args.eval_episodes < 1:
         parser.error("--env-steps, --eval-every and --eval-episodes must be >= 1")
-    args.overrides = {}
-    for pair in args.set:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            parser.error(f"--set {pair!r} is invalid; allowed: key=value, e.g. n_step=3")
-        try:
-            args.overrides[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            args.overrides[key] = value
+    try:
+        args.overrides = key_values("--set", args.set)
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 

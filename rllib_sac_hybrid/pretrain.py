@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rllib_sac_hybrid.cli import json_object
 from rllib_sac_hybrid.demos import FORMATS, demonstration_transitions, read_episodes
 from rllib_sac_hybrid.networks import ImageEncoder, mlp, resolve_backbone
 from rllib_sac_hybrid.replay import random_shift
@@ -279,10 +280,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--patience", type=int, default=15)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    try:
-        env_config = json.loads(args.env_config)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"--env-config={args.env_config!r} is not JSON ({error}); allowed: a JSON object.") from error
+    env_config = json_object("--env-config", args.env_config)
     summary = pretrain_image_backbone(
         args.env,
         args.demonstrations,

@@ -33,6 +33,7 @@ import numpy as np
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 from rllib_sac_hybrid.callbacks import SUCCESS_INFO_KEYS
+from rllib_sac_hybrid.cli import json_object
 from rllib_sac_hybrid.demos import write_episodes
 
 POLICIES = ("scripted", "teleop", "random")
@@ -186,12 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--env-config", default="{}", help="JSON keyword arguments for gym.make")
     parser.add_argument("--only-successes", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        env_config = json.loads(args.env_config)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"--env-config={args.env_config!r} is not JSON ({error}); allowed: a JSON object.") from error
-    if not isinstance(env_config, dict):
-        raise ValueError(f"--env-config={args.env_config!r} is invalid; allowed: a JSON object.")
+    env_config = json_object("--env-config", args.env_config)
     summary = record(args.env, args.episodes, args.out, args.policy, args.seed, env_config, args.only_successes)
     print(json.dumps(summary))
 

@@ -4,9 +4,9 @@ iteration, average their gradients exactly, and restore from a checkpoint.
 That they learn Pendulum is shown by ``python benchmarks/learners.py --learn`` (about 2.5 minutes
 alone). Beside another xdist worker every all-reduce waits for a descheduled peer (a learning run
 took 13 minutes there), so this module is marked ``serial``: ``make test`` runs it on its own after
-the parallel phase, where both CPUs are free for the two learners. Averaged gradients equal to the mean of the local ones (checked
-exactly below) make two learners one learner with twice the batch, which the single-learner
-learning tests cover."""
+the parallel phase, where both CPUs are free for the two learners. Averaged gradients equal to
+the mean of the local ones (checked exactly below) make two learners one learner with twice the
+batch, which the single-learner learning tests cover."""
 
 from __future__ import annotations
 
