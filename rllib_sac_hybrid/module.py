@@ -61,6 +61,13 @@ MODEL_CONFIG_KEYS = (
     "image_spatial_features",
 )
 
+# Keys added after the first release, each with the value that does what modules did before it
+# existed: a module saved by an earlier version (RLModule.from_checkpoint) still builds.
+MODEL_CONFIG_KEYS_ADDED_LATER: dict[str, Any] = {
+    "discrete_exploration": "epsilon",
+    "image_backbone_weights": None,
+}
+
 
 class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
     """Encoder + tanh-Gaussian actor (+ critic ensemble, targets and ``log_alpha`` on learners).
@@ -70,6 +77,8 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
     """
 
     def setup(self) -> None:
+        for key, value in MODEL_CONFIG_KEYS_ADDED_LATER.items():
+            self.model_config.setdefault(key, value)
         missing = [k for k in MODEL_CONFIG_KEYS if k not in self.model_config]
         if missing:
             raise ValueError(

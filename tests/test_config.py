@@ -8,8 +8,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from rllib_sac_hybrid import HybridSACConfig
+from rllib_sac_hybrid import HybridSACConfig, HybridSACTorchRLModule
 from rllib_sac_hybrid.config import HYBRID_SAC_DEFAULTS
+from rllib_sac_hybrid.module import MODEL_CONFIG_KEYS_ADDED_LATER
 
 BAD_SETTINGS = [
     ({"num_subsample_critics": 3, "num_critics": 2}, "num_subsample_critics", "[1, num_critics]"),
@@ -256,3 +257,16 @@ def test_learner_torch_threads_rule():
     # A plain process (no Ray actor): every core - sampling and learning take turns.
     assert learner_torch_threads(HybridSACConfig()) == cores
     assert learner_torch_threads(HybridSACConfig().env_runners(num_env_runners=1)) == cores
+
+
+def test_a_module_saved_before_later_settings_existed_still_builds():
+    """An earlier version's module config lacks the keys added since; they take the values that do
+    what the module did then. Any other missing key still fails, naming it."""
+    current = HybridSACConfig().training(critic_hidden_dims=(5,))._model_config_auto_includes
+    spaces = dict(observation_space=gym.spaces.Box(-1.0, 1.0, (2,)), action_space=gym.spaces.Box(-1.0, 1.0, (2,)))
+    old = {k: v for k, v in current.items() if k not in MODEL_CONFIG_KEYS_ADDED_LATER}
+    module = HybridSACTorchRLModule(**spaces, model_config=old)
+    assert module.discrete_exploration == "epsilon"
+    assert {k: module.model_config[k] for k in MODEL_CONFIG_KEYS_ADDED_LATER} == MODEL_CONFIG_KEYS_ADDED_LATER
+    with pytest.raises(ValueError, match=r"model_config is missing \['critic_hidden_dims'\]"):
+        HybridSACTorchRLModule(**spaces, model_config={k: v for k, v in old.items() if k != "critic_hidden_dims"})
