@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import math
 import time
 from pathlib import Path
@@ -97,10 +98,13 @@ def make_config(task: str, settings: str, seed: int, overrides: dict, args: argp
 
 
 def demo_dir(task: str, args: argparse.Namespace) -> str:
-    """``--demos`` scripted episodes of the task, recorded once (``python -m rllib_sac_hybrid.record``)."""
-    path = RESULTS / f"demos_{task}_{args.demos}"
+    """``--demos`` scripted episodes of the task, recorded once per env config
+    (``python -m rllib_sac_hybrid.record``)."""
+    config = env_config(task, args)
+    digest = hashlib.sha1(repr(sorted(config.items())).encode()).hexdigest()[:8]
+    path = RESULTS / f"demos_{task}_{args.demos}_{digest}"
     if not path.is_dir():
-        summary = record(TASKS[task], args.demos, str(path), "scripted", seed=10_000, env_config=env_config(task, args))
+        summary = record(TASKS[task], args.demos, str(path), "scripted", seed=10_000, env_config=config)
         print(f"recorded {summary['episodes']} scripted demonstrations, {summary['steps']} steps, in {path}")
     return str(path)
 

@@ -8,7 +8,9 @@ is given.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -37,18 +39,23 @@ def greedy_evaluation(
         seed: episode i resets with seed ``EVALUATION_SEED_OFFSET + seed + i``.
 
     Returns:
-        ``success_rate`` (NaN if the env reports no success flag), ``return_mean``, ``len_mean``.
+        ``success_rate`` (NaN if the env reports no success flag), ``return_mean``, ``len_mean``,
+        and ``distinct_starts``: how many different initial observations the episodes had. An env
+        whose reset ignores the seed (gym-hil's pick-cube with its fixed cube) starts every
+        episode the same, a deterministic policy then repeats one episode, and the success rate
+        is that one episode's: a ``UserWarning`` says so.
     """
     if not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes={episodes!r} is invalid; allowed: an integer >= 1.")
     made = isinstance(env, str)
     env = gym.make(env, **(env_config or {})) if made else env
-    returns, lengths, successes = [], [], []
+    returns, lengths, successes, starts = [], [], [], set()
     was_training = module.training
     module.eval()
     try:
         for episode in range(episodes):
             obs, _ = env.reset(seed=EVALUATION_SEED_OFFSET + seed + episode)
+            starts.add(_digest(obs))
             total, steps = 0.0, 0
             while True:
                 batch = {Columns.OBS: _tree(obs, lambda x: torch.as_tensor(np.asarray(x))[None])}
@@ -67,11 +74,26 @@ def greedy_evaluation(
         module.train(was_training)
         if made:
             env.close()
+    if episodes > 1 and len(starts) == 1:
+        warnings.warn(
+            f"all {episodes} evaluation episodes started from the same observation: the env's reset "
+            "ignores the seed, so a deterministic policy repeated one episode and the success rate is "
+            "that episode's. Randomise the env's initial state (e.g. gym-hil's random_block_position=True).",
+            stacklevel=2,
+        )
     return {
         "success_rate": float(np.mean(successes)) if successes else math.nan,
         "return_mean": float(np.mean(returns)),
         "len_mean": float(np.mean(lengths)),
+        "distinct_starts": len(starts),
     }
+
+
+def _digest(obs: Any) -> str:
+    """A hash of an observation (arrays, dicts, tuples) to count distinct initial states."""
+    h = hashlib.sha1()
+    _tree(obs, lambda x: h.update(np.ascontiguousarray(np.asarray(x)).tobytes()))
+    return h.hexdigest()
 
 
 def _tree(x, fn):

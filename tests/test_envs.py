@@ -104,3 +104,34 @@ def test_hybrid_sac_trains_on_each_action_layout(ray_session, layout, extra):
         assert (replay.discrete_penalty[: len(replay)] < 0).any()  # flips from info were stored
     finally:
         algo.stop()
+
+
+def test_gym_hil_pick_cube_starts_from_a_random_cube_fixed_by_the_seed():
+    """gym-hil's own default is one fixed cube (every episode the same episode); ours draws it,
+    reproducibly per seed, without touching the process's global numpy generator."""
+    import os
+
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless: mujoco reads it when first imported
+    pytest.importorskip("gym_hil")
+    from rllib_sac_hybrid.envs import GYM_HIL_PICK_CUBE_ID
+
+    def cubes(env, seed, resets=3):
+        first = env.reset(seed=seed)[0]["environment_state"].copy()
+        return [first] + [env.reset()[0]["environment_state"].copy() for _ in range(resets - 1)]
+
+    env, twin, fixed = (gym.make(GYM_HIL_PICK_CUBE_ID), gym.make(GYM_HIL_PICK_CUBE_ID),
+                        gym.make(GYM_HIL_PICK_CUBE_ID, random_block_position=False))  # fmt: skip
+    try:
+        np.random.seed(123)
+        before = np.random.get_state()[1].copy()
+        seed_1 = cubes(env, 1)
+        assert np.array_equal(np.random.get_state()[1], before)  # global state restored
+        np.testing.assert_array_equal(np.stack(seed_1), np.stack(cubes(twin, 1)))  # same seed, same cubes
+        assert not np.allclose(seed_1[0], cubes(twin, 2)[0])  # another seed, another cube
+        assert not np.allclose(seed_1[0], seed_1[1]) and not np.allclose(seed_1[1], seed_1[2])  # each reset draws
+        for cube in seed_1:
+            assert 0.3 <= cube[0] <= 0.5 and -0.15 <= cube[1] <= 0.15  # gym-hil's sampling bounds
+        np.testing.assert_allclose(np.stack(cubes(fixed, 1))[:, :2], [[0.5, 0.0]] * 3, atol=1e-6)
+    finally:
+        for e in (env, twin, fixed):
+            e.close()

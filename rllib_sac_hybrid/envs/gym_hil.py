@@ -12,6 +12,12 @@ Train it on ``reward_type="sparse"``: gym-hil's dense reward pays ``0.3 * exp(-2
 every step near the cube and the episode ends on success, so hovering for the whole episode earns
 more than lifting, and that is what a policy trained on it learns.
 
+The cube starts at a random position (``random_block_position=True``, drawn from gym-hil's own
+sampling bounds, x in [0.3, 0.5], y in [-0.15, 0.15]), seeded by ``reset(seed=...)``. gym-hil's own
+default is a fixed cube at (0.5, 0) with the robot at home: every episode is then the same
+episode, a deterministic policy does the same thing in each, and a greedy evaluation over 50
+"fresh" episodes is one episode counted 50 times. Pass ``random_block_position=False`` for it.
+
 ``simulated_human={...}`` (``SimulatedHuman``'s settings, or ``True`` for its defaults) puts a
 simulated operator in the loop: the scripted pick-cube controller takes over some steps, less
 often as the run goes on, and reports them as ``info["is_intervention"]`` /
@@ -21,8 +27,10 @@ often as the run goes on, and reports them as ``info["is_intervention"]`` /
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 GYM_HIL_PICK_CUBE_ID = "rllib_sac_hybrid/GymHilPickCube-v0"
 
@@ -43,15 +51,42 @@ def make_pick_cube(**kwargs) -> gym.Env:
         raise ImportError(
             f"{GYM_HIL_PICK_CUBE_ID} needs LeRobot's gym-hil: pip install 'rllib_sac_hybrid[gym-hil]'"
         ) from err
-    kwargs = {"image_obs": False, "reset_delay_seconds": 0, **kwargs}
+    kwargs = {"image_obs": False, "reset_delay_seconds": 0, "random_block_position": True, **kwargs}
     kwargs.pop("config", None)
     human = kwargs.pop("simulated_human", None)
     if not (human is None or isinstance(human, (bool, dict))):
         raise ValueError(f"simulated_human={human!r} is invalid; allowed: None, True or a dict of its settings.")
     env = gym.make("gym_hil/PandaPickCube-v0", **kwargs)
+    if kwargs["random_block_position"]:
+        env = SeededGlobalNumpyReset(env)
     if human:
         from rllib_sac_hybrid.envs.simulated_human import SimulatedHuman
         from rllib_sac_hybrid.record import gym_hil_pick_cube_expert
 
         env = SimulatedHuman(env, expert=gym_hil_pick_cube_expert, **(human if isinstance(human, dict) else {}))
     return env
+
+
+class SeededGlobalNumpyReset(gym.Wrapper):
+    """Makes an env that draws its reset from the global ``np.random`` reproducible.
+
+    gym-hil's pick-cube samples the cube's position with ``np.random.uniform``, not with the
+    env's ``np_random``, so ``reset(seed=...)`` does not fix it and two runs of the same seed start
+    from different cubes. Around each inner reset this wrapper seeds the global generator from
+    its own (seeded by ``reset(seed=...)``, or from OS entropy until then) and restores the
+    global state afterwards, so nothing else in the process sees a change.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self._reset_rng = np.random.default_rng()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if seed is not None:
+            self._reset_rng = np.random.default_rng(seed)
+        saved = np.random.get_state()
+        np.random.seed(int(self._reset_rng.integers(2**32)))
+        try:
+            return self.env.reset(seed=seed, options=options)
+        finally:
+            np.random.set_state(saved)
