@@ -10,6 +10,7 @@ from typing import Any
 import gymnasium as gym
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.util.debug import log_once
 
 from rllib_sac_hybrid.callbacks import EpisodeMetricsCallback
 from rllib_sac_hybrid.demos import FORMATS as DEMONSTRATION_FORMATS
@@ -341,6 +342,9 @@ class HybridSACConfig(AlgorithmConfig):
     # ---- validation --------------------------------------------------------------------------
     def validate(self) -> None:
         """RLlib's checks, then each HybridSAC setting; raises ValueError naming field and allowed values."""
+        # RLlib warns that an algorithm "is running on the new API stack" unless this key was
+        # logged; HybridSAC exists only on the new stack, so the notice says nothing to its users.
+        log_once(new_api_stack_notice_key(self.algo_class))
         super().validate()
         self.validate_hybrid_sac_settings()
 
@@ -579,3 +583,8 @@ def _hidden_dims(name: str, dims: Sequence[int]) -> None:
         or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims)
     ):
         raise ValueError(f"{name}={dims!r} is invalid; allowed: a non-empty list of positive integers.")
+
+
+def new_api_stack_notice_key(algo_class: type) -> str:
+    """The ``log_once`` key of RLlib 2.60's "You are running <algo> on the new API stack!" notice."""
+    return f"{algo_class.__name__}_on_new_api_stack"

@@ -17,6 +17,7 @@ import torch
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.apis import InferenceOnlyAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
+from ray.util.debug import log_once
 from torch import nn
 
 from rllib_sac_hybrid.losses import Latents
@@ -61,6 +62,10 @@ MODEL_CONFIG_KEYS = (
     "image_spatial_features",
 )
 
+# RLlib 2.60's RLModule.__init__ builds an RLModuleConfig for every module, which logs this
+# deprecation although nothing here passes config=; consumed so that building HybridSAC is quiet.
+RLMODULE_CONFIG_DEPRECATION_KEY = "RLModule(config=[RLModuleConfig object])"
+
 # Keys added after the first release, each with the value that does what modules did before it
 # existed: a module saved by an earlier version (RLModule.from_checkpoint) still builds.
 MODEL_CONFIG_KEYS_ADDED_LATER: dict[str, Any] = {
@@ -75,6 +80,10 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
     ``model_config`` must hold every key of ``MODEL_CONFIG_KEYS``; ``HybridSACConfig``
     provides them. Forward outputs ``Columns.ACTIONS`` already in the env's action format.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        log_once(RLMODULE_CONFIG_DEPRECATION_KEY)  # see the constant: not our deprecation
+        super().__init__(*args, **kwargs)
 
     def setup(self) -> None:
         for key, value in MODEL_CONFIG_KEYS_ADDED_LATER.items():
