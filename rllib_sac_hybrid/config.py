@@ -18,6 +18,7 @@ from rllib_sac_hybrid.env_runner import HybridSACEnvRunner
 from rllib_sac_hybrid.module import MODEL_CONFIG_KEYS
 from rllib_sac_hybrid.networks import ACTIVATIONS
 from rllib_sac_hybrid.presets import preset_settings
+from rllib_sac_hybrid.rllib_settings import check_rllib_settings, check_training_names
 from rllib_sac_hybrid.spaces import ActionLayout, observation_dims
 
 ACTOR_Q_REDUCTIONS = ("min", "mean")
@@ -288,6 +289,7 @@ class HybridSACConfig(AlgorithmConfig):
     def training(self, *, gamma: float | None = NotProvided, **kwargs) -> HybridSACConfig:
         """Sets training settings: every HybridSAC setting (see the class docstring) and RLlib's."""
         ours = {k: kwargs.pop(k) for k in list(kwargs) if k in HYBRID_SAC_DEFAULTS}
+        check_training_names({k: v for k, v in kwargs.items() if v is not NotProvided})
         if gamma is not NotProvided and "discount" not in ours:
             ours["discount"] = gamma
         super().training(gamma=gamma, **kwargs)
@@ -346,6 +348,7 @@ class HybridSACConfig(AlgorithmConfig):
         # logged; HybridSAC exists only on the new stack, so the notice says nothing to its users.
         log_once(new_api_stack_notice_key(self.algo_class))
         super().validate()
+        check_rllib_settings(self)
         self.validate_hybrid_sac_settings()
 
     def validate_hybrid_sac_settings(self) -> None:
