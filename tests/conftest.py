@@ -44,3 +44,27 @@ def make_module(
         inference_only=inference_only,
         model_config=config._model_config_auto_includes,
     )
+
+
+def tensorboard_scalars(folder) -> dict[str, list[float]]:
+    """Every scalar in the TensorBoard event files under ``folder``: tag -> values in step order.
+
+    Reads the TFRecord framing (length, CRC, record, CRC) with tensorboardX's Event protobuf, so no
+    TensorFlow or tensorboard install is needed."""
+    import struct
+    from pathlib import Path
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    scalars: dict[str, list[tuple[int, float]]] = {}
+    for path in Path(folder).rglob("events.out.tfevents*"):
+        data = path.read_bytes()
+        offset = 0
+        while offset + 12 <= len(data):
+            (length,) = struct.unpack_from("<Q", data, offset)
+            event = Event.FromString(data[offset + 12 : offset + 12 + length])
+            offset += 12 + length + 4
+            for value in event.summary.value:
+                if value.HasField("simple_value"):
+                    scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return {tag: [v for _, v in sorted(values)] for tag, values in scalars.items()}

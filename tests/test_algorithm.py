@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from ray.rllib.utils.test_utils import check_train_results_new_api_stack
 
 import rllib_sac_hybrid
 from rllib_sac_hybrid import HybridSACConfig
+from tests.conftest import tensorboard_scalars
 
 SMALL = dict(
     encoder_latent_dim=32,
@@ -127,6 +130,11 @@ def test_registered_with_tune_and_trains(ray_session, tmp_path):
     best = results.get_best_result(metric="training_iteration", mode="max")
     assert best.metrics["training_iteration"] == 2
     assert "critic_loss" in best.metrics["learners"][DEFAULT_MODULE_ID]
+    # TensorBoard event files with the learner metrics, one value per iteration (the tensorboard extra)
+    scalars = tensorboard_scalars(tmp_path)
+    losses = [tag for tag in scalars if tag.endswith(f"learners/{DEFAULT_MODULE_ID}/critic_loss")]
+    assert len(losses) == 1 and len(scalars[losses[0]]) == 2, sorted(scalars)[:20]
+    assert all(math.isfinite(v) for v in scalars[losses[0]])
 
 
 class _DiscreteActionEnv(gym.Env):

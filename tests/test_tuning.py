@@ -21,6 +21,7 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.core import DEFAULT_MODULE_ID
 
 from rllib_sac_hybrid.envs import PICK_PLACE_ID
+from tests.conftest import tensorboard_scalars
 from tuning.space import SearchSpace
 from tuning.sweep import (
     SweepSettings,
@@ -69,6 +70,10 @@ def test_tiny_sweep_writes_table_plots_and_a_best_checkpoint_that_acts(ray_sessi
     assert (table["best_return"] >= table["last_return"]).all()
     for name in ("learning_curves.png", "return_vs_params.png"):
         assert (folder / name).stat().st_size > 10_000
+    for trial in (p for p in folder.iterdir() if p.is_dir() and list(p.rglob("events.out.tfevents*"))):
+        scalars = tensorboard_scalars(trial)  # each trial's TensorBoard events carry its learner metrics
+        assert any(tag.endswith(f"learners/{DEFAULT_MODULE_ID}/critic_loss") for tag in scalars), sorted(scalars)
+    assert sum(1 for _ in folder.rglob("events.out.tfevents*")) == 2  # one per trial
     checkpoint = (folder / "best_checkpoint.txt").read_text().strip()
     assert checkpoint == report.best_checkpoint == table["checkpoint"][0]
 
