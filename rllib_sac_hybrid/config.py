@@ -97,6 +97,9 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "torch_compile_mode": "max-autotune-no-cudagraphs",
     "learner_torch_threads": None,  # None: the CPUs Ray gave the learner's process (see learner_torch_threads)
     "env_runner_torch_threads": 1,
+    # Several learners: a collective (gradient all-reduce, broadcast) not done in this time fails the
+    # step with an error on every learner still alive (RLlib's process group would wait 30 minutes).
+    "learner_collective_timeout_s": 300.0,
     # Sampling: synchronous rounds (default) or runners that step on while the learner trains.
     "async_sampling": False,
     "weights_push_every_rounds": 1,  # async: new weights to the runners every this many rounds ...
@@ -214,6 +217,10 @@ class HybridSACConfig(AlgorithmConfig):
             plain driver process, all its cores (sampling and learning take turns).
         env_runner_torch_threads: torch threads of each remote EnvRunner (default 1: its forward
             pass is one small batch per env step).
+        learner_collective_timeout_s: with several learners, seconds any collective between them
+            (the gradient all-reduce, the start-up broadcasts) may take before it fails with a
+            ``LearnerCollectiveError`` on the learners still alive (default 300; RLlib's own
+            process group would wait gloo's 30 minutes for a learner that died).
         async_sampling: False (default): each round waits for every runner's
             ``rollout_fragment_length`` steps, then trains. True: remote runners (needs
             ``num_env_runners >= 1``) keep ``max_requests_in_flight_per_env_runner`` sample calls
@@ -475,6 +482,11 @@ class HybridSACConfig(AlgorithmConfig):
         if self.learner_torch_threads is not None:
             _int_at_least("learner_torch_threads", self.learner_torch_threads, 1)
         _int_at_least("env_runner_torch_threads", self.env_runner_torch_threads, 1)
+        value = self.learner_collective_timeout_s
+        if not _real(value) or not 0 < value < math.inf:
+            raise ValueError(
+                f"learner_collective_timeout_s={value!r} is invalid; allowed: a finite number of seconds > 0."
+            )
         if not isinstance(self.async_sampling, bool):
             raise ValueError(f"async_sampling={self.async_sampling!r} is invalid; allowed: True or False.")
         if self.async_sampling and self.num_env_runners < 1 and not self.in_evaluation:  # evaluation: RLlib's own loop

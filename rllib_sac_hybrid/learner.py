@@ -69,6 +69,7 @@ class HybridSACTorchLearner(TorchLearner):
 
     def build(self) -> None:
         torch.set_num_threads(learner_torch_threads(self.config))
+        distributed.use_timeout(self.config.learner_collective_timeout_s)  # before the first collective
         super().build()
         self._replay: dict[ModuleID, TensorReplayBuffer] = {}
         # Demonstrations and interventions, per module; made when the first rows arrive.

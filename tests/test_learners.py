@@ -10,7 +10,10 @@ batch, which the single-learner learning tests cover."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+import ray
 import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
 
@@ -151,3 +154,35 @@ def test_two_learners_restore_from_a_checkpoint(run):
         assert snapshot["replay_size"] == saved["replay_size"]
     assert_learners_identical(run["restored_trained"])
     assert run["restored_trained"][0]["counters"] > saved["counters"]
+
+
+def _stall(learner, seconds: float = 10.0) -> int:
+    time.sleep(seconds)  # the actor is single-threaded: its next update waits behind this
+    return distributed.rank()
+
+
+@pytest.mark.parametrize("failure", ["stalled", "dead"])
+def test_a_failed_learner_ends_the_step_with_a_clear_error_not_a_30_minute_wait(ray_session, failure, monkeypatch):
+    # Ray Train waits this long for the broken process group to shut down at algo.stop() (30 s by default).
+    monkeypatch.setenv("TORCH_PROCESS_GROUP_SHUTDOWN_TIMEOUT_S", "2")
+    t0 = time.monotonic()
+    config = two_learner_config().training(learner_collective_timeout_s=5.0)
+    algo = config.build_algo()
+    try:
+        algo.train()  # the random warm-up: no collective yet
+        manager = algo.learner_group._worker_manager
+        second = manager.actor_ids()[1]
+        if failure == "stalled":
+            algo.learner_group.foreach_learner(_stall, remote_actor_ids=[second], timeout_seconds=0.0)
+        else:
+            ray.kill(manager._actors[second], no_restart=True)
+        start = time.monotonic()
+        with pytest.raises(Exception) as error:
+            algo.train()  # rank 0 reaches the gradient all-reduce; its peer never does (in time)
+        waited = time.monotonic() - start
+        message = str(error.value)
+        print(f"{failure}: built and warmed up in {start - t0:.1f} s; train() failed after {waited:.1f} s")
+        assert "learner_collective_timeout_s=5 s" in message and "all-reduce of the gradients" in message
+        assert waited < 120, f"train() took {waited:.0f} s to fail"
+    finally:
+        algo.stop()  # quick: the shutdown timeout above
