@@ -330,6 +330,21 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
             discrete = self._discrete_action(latent, continuous.shape[0], epsilon=self.epsilon(t), explore=True)
         return {Columns.ACTIONS: self.layout.to_env(continuous, discrete)}
 
+    def act_with_std_scale(self, batch: dict[str, Any], std_scale: float) -> dict[str, Any]:
+        """A diagnostic between the two forwards: the continuous part ``tanh(mean + std_scale *
+        std * noise)`` (0: ``forward_inference``'s action; 1: ``forward_exploration``'s), the
+        discrete part greedy. How success changes with ``std_scale`` tells whether a gap between
+        greedy and exploring success comes from the arm's noise (``benchmarks/greedy_gap.py``)."""
+        if not std_scale >= 0:
+            raise ValueError(f"std_scale={std_scale!r} is invalid; allowed: a number >= 0.")
+        with torch.no_grad():
+            obs = self._obs(batch)
+            latent = self.encoder(obs) if self.has_discrete_critic else None
+            mean, std = self.actor(self.actor_latent(obs, latent))
+            continuous = torch.tanh(mean + std_scale * std * torch.randn_like(mean) if std_scale else mean)
+            discrete = self._discrete_action(latent, continuous.shape[0], epsilon=0.0)
+        return {Columns.ACTIONS: self.layout.to_env(continuous, discrete)}
+
     def _discrete_action(
         self, latent: torch.Tensor | None, batch_size: int, epsilon: float, explore: bool = False
     ) -> torch.Tensor | None:

@@ -362,3 +362,17 @@ def test_epsilon_runs_on_the_env_steps_sampled_so_far(ray_session, remote):
     # before it (a vector env's auto-reset step asks again with the same count).
     assert steps == sorted(steps)
     assert sorted(set(steps)) == list(range(20, int(sampled)))
+
+
+def test_act_with_std_scale_spans_inference_and_exploration():
+    module = make_module()  # Box actions: the exploring forward draws only the arm's noise
+    module.eval()
+    obs = {"obs": torch.randn(16, 2)}
+    greedy = module.forward_inference(obs)["actions"]
+    assert torch.equal(module.act_with_std_scale(obs, 0.0)["actions"], greedy)
+    torch.manual_seed(3)
+    explored = module.forward_exploration(obs, t=0)["actions"]
+    torch.manual_seed(3)
+    assert torch.allclose(module.act_with_std_scale(obs, 1.0)["actions"], explored)
+    with pytest.raises(ValueError, match="std_scale"):
+        module.act_with_std_scale(obs, -1.0)

@@ -1,0 +1,94 @@
+"""Where a gap between greedy and exploring success comes from, from a saved algorithm.
+
+Runs the checkpoint's module on fresh episodes with the arm's std scaled by each ``--std-scales``
+value (0: the greedy action ``forward_inference`` takes; 1: the exploring policy's arm, with the
+gripper greedy) and prints, per scale, the success rate, the mean episode length, and how many
+failed episodes stood still: at least half their steps with every continuous action component
+within ``--still`` of the middle of its range (in [-1, 1] units; the middle is "no motion" for
+delta actions such as the built-in tasks' and gym-hil's). A policy whose greedy arm stalls where its critic is flat
+fails greedy and succeeds sampled; one that relies on staying near its demonstrations fails
+more as the scale grows.
+
+    python benchmarks/greedy_gap.py benchmarks/results/checkpoints/<run> --env rllib_sac_hybrid/GraspCarry-v0
+    python benchmarks/greedy_gap.py <run> --env rllib_sac_hybrid/GymHilPickCube-v0 \
+        --env-config reward_type=sparse --std-scales 0 0.5 1 --episodes 30
+
+(``benchmarks/learning.py --save`` writes such checkpoints.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # gym-hil: headless rendering, read at mujoco's import
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from ray.rllib.core import DEFAULT_MODULE_ID  # noqa: E402
+from ray.rllib.core.columns import Columns  # noqa: E402
+from ray.rllib.core.rl_module.rl_module import RLModule  # noqa: E402
+
+import rllib_sac_hybrid.envs  # noqa: E402, F401  (registers the built-in ids)
+from rllib_sac_hybrid.callbacks import SUCCESS_INFO_KEYS  # noqa: E402
+from rllib_sac_hybrid.cli import key_values  # noqa: E402
+from rllib_sac_hybrid.evaluation import EVALUATION_SEED_OFFSET, _tree  # noqa: E402
+
+
+def run(module, env: gym.Env, std_scale: float, episodes: int, still: float, seed: int) -> dict:
+    successes, lengths, stood_still = [], [], 0
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=EVALUATION_SEED_OFFSET + seed + episode)
+        steps = still_steps = 0
+        info: dict = {}
+        while True:
+            batch = {Columns.OBS: _tree(obs, lambda x: torch.as_tensor(np.asarray(x))[None])}
+            action = _tree(module.act_with_std_scale(batch, std_scale)[Columns.ACTIONS], lambda x: x[0].cpu().numpy())
+            continuous = module.layout.normalize(torch.as_tensor(module.layout.split_one(action)[0])[None])[0]
+            if continuous.numel() and bool((continuous.abs() < still).all()):
+                still_steps += 1
+            obs, _, terminated, truncated, info = env.step(action)
+            steps += 1
+            if terminated or truncated:
+                break
+        success = bool(next((info[k] for k in SUCCESS_INFO_KEYS if k in info), False))
+        successes.append(success)
+        lengths.append(steps)
+        stood_still += int(not success and still_steps >= steps / 2)
+    return {"success": float(np.mean(successes)), "length": float(np.mean(lengths)),
+            "failures": int(episodes - sum(successes)), "stood_still": stood_still}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", help="an Algorithm checkpoint directory (algo.save_to_path)")
+    parser.add_argument("--env", required=True, help="a registered env id")
+    parser.add_argument("--env-config", nargs="*", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--std-scales", nargs="+", type=float, default=[0.0, 0.5, 1.0])
+    parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--still", type=float, default=0.05, help="|action| below this counts as standing still")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    path = Path(args.checkpoint).resolve() / "learner_group" / "learner" / "rl_module" / DEFAULT_MODULE_ID
+    if not path.is_dir():
+        raise ValueError(f"{args.checkpoint!r} holds no module at {path}; allowed: a directory of algo.save_to_path")
+    module = RLModule.from_checkpoint(str(path))
+    module.eval()
+    env = gym.make(args.env, **key_values("--env-config", args.env_config, "reward_type=sparse"))
+    print(f"{args.env}, {args.episodes} episodes per scale; 'stood still': failed episodes with every arm "
+          f"action below {args.still} for at least half their steps")  # fmt: skip
+    try:
+        for scale in args.std_scales:
+            torch.manual_seed(args.seed)
+            r = run(module, env, scale, args.episodes, args.still, args.seed)
+            print(f"std x{scale:g}: success {r['success']:.2f}, mean length {r['length']:.1f}, "
+                  f"{r['failures']} failures, {r['stood_still']} of them stood still", flush=True)  # fmt: skip
+    finally:
+        env.close()
+
+
+if __name__ == "__main__":
+    main()
