@@ -28,13 +28,12 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from ray.rllib.core import DEFAULT_MODULE_ID  # noqa: E402
-from ray.rllib.core.columns import Columns  # noqa: E402
 from ray.rllib.core.rl_module.rl_module import RLModule  # noqa: E402
 
 import rllib_sac_hybrid.envs  # noqa: E402, F401  (registers the built-in ids)
 from rllib_sac_hybrid.callbacks import SUCCESS_INFO_KEYS  # noqa: E402
 from rllib_sac_hybrid.cli import key_values  # noqa: E402
-from rllib_sac_hybrid.evaluation import EVALUATION_SEED_OFFSET, _tree  # noqa: E402
+from rllib_sac_hybrid.evaluation import EVALUATION_SEED_OFFSET, single_action  # noqa: E402
 
 
 def run(module, env: gym.Env, std_scale: float, episodes: int, still: float, seed: int) -> dict:
@@ -44,8 +43,7 @@ def run(module, env: gym.Env, std_scale: float, episodes: int, still: float, see
         steps = still_steps = 0
         info: dict = {}
         while True:
-            batch = {Columns.OBS: _tree(obs, lambda x: torch.as_tensor(np.asarray(x))[None])}
-            action = _tree(module.act_with_std_scale(batch, std_scale)[Columns.ACTIONS], lambda x: x[0].cpu().numpy())
+            action = single_action(lambda batch: module.act_with_std_scale(batch, std_scale), obs)
             continuous = module.layout.normalize(torch.as_tensor(module.layout.split_one(action)[0])[None])[0]
             if continuous.numel() and bool((continuous.abs() < still).all()):
                 still_steps += 1

@@ -58,8 +58,7 @@ def greedy_evaluation(
             starts.add(_digest(obs))
             total, steps = 0.0, 0
             while True:
-                batch = {Columns.OBS: _tree(obs, lambda x: torch.as_tensor(np.asarray(x))[None])}
-                action = _tree(module.forward_inference(batch)[Columns.ACTIONS], lambda x: x[0].cpu().numpy())
+                action = single_action(module.forward_inference, obs)
                 obs, reward, terminated, truncated, info = env.step(action)
                 total += float(reward)
                 steps += 1
@@ -94,6 +93,13 @@ def _digest(obs: Any) -> str:
     h = hashlib.sha1()
     _tree(obs, lambda x: h.update(np.ascontiguousarray(np.asarray(x)).tobytes()))
     return h.hexdigest()
+
+
+def single_action(forward, obs: Any) -> Any:
+    """One env observation through a module forward (``forward_inference``, or any callable of a
+    batch returning ``{Columns.ACTIONS: ...}``) to one env action, dicts and tuples included."""
+    batch = {Columns.OBS: _tree(obs, lambda x: torch.as_tensor(np.asarray(x))[None])}
+    return _tree(forward(batch)[Columns.ACTIONS], lambda x: x[0].cpu().numpy())
 
 
 def _tree(x, fn):
