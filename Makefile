@@ -18,8 +18,9 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check rllib_sac_hybrid tuning tests benchmarks
-	# Two phases: the suite on 2 xdist workers, then the `serial` tests (two learners that
-	# all-reduce every step) alone, where a busy peer worker would stall every all-reduce.
+	# Two phases: the suite on 2 xdist workers, then the `serial` tests alone: several processes
+	# that must run together (learners that all-reduce every step, the local cluster, an async
+	# runner), which a busy peer worker slows three- to sixfold.
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10 -m "not serial" tests
 	$(PY) -m pytest -q --durations=5 -m serial tests
 

@@ -15,6 +15,10 @@ from rllib_sac_hybrid import HybridSAC, HybridSACConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Serial: five Ray nodes, two runners and two learners that all-reduce every step; next to a busy
+# xdist peer the cluster run took 280 s against 48 s alone.
+pytestmark = pytest.mark.serial
+
 
 @pytest.fixture(scope="module")
 def cluster_run() -> dict:
