@@ -17,6 +17,7 @@ from rllib_sac_hybrid.demos import FORMATS as DEMONSTRATION_FORMATS
 from rllib_sac_hybrid.env_runner import HybridSACEnvRunner
 from rllib_sac_hybrid.module import MODEL_CONFIG_KEYS
 from rllib_sac_hybrid.networks import ACTIVATIONS
+from rllib_sac_hybrid.observation_normalization import NORMALIZATIONS as OBSERVATION_NORMALIZATIONS
 from rllib_sac_hybrid.presets import preset_settings
 from rllib_sac_hybrid.rllib_settings import check_rllib_settings, check_training_names
 from rllib_sac_hybrid.spaces import ActionLayout, observation_dims
@@ -35,6 +36,8 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "discount": 0.97,
     "n_step": 1,  # n-step returns: the discounted sum of n rewards, then gamma^n times the bootstrap
     "reward_scaling": None,  # or "return_std": rewards / running std of discounted returns
+    # Off by default (measured in the README's "Observation normalisation").
+    "observation_normalization": None,  # or "running": vector keys standardised in the module
     "tau": 0.005,
     "use_backup_entropy": True,
     # Update-to-data loop.
@@ -159,6 +162,12 @@ class HybridSACConfig(AlgorithmConfig):
             returns of the steps stored so far (``reward_scale.ReturnScale``), so that the
             critic, the temperature and the learning rates see rewards of one scale whatever
             the task's units (learners/<module>/reward_scale reports the factor).
+        observation_normalization: None: observations reach the encoders as the env gives them;
+            "running": every vector observation key (never camera images) is standardised, as
+            clip((x - mean) / std, -10, 10), by the running mean and std of all observations the
+            learner has received (demonstrations included). The statistics are buffers of the
+            module, so EnvRunners, ``forward_inference`` and checkpoints use the same ones; they
+            change once per round, before its updates (``observation_normalization.py``).
         grasp_penalty: None (default): that info value as the env reports it; a number (e.g.
             HIL-SERL's -0.05): this penalty on every step whose info reports a non-zero one (a
             gripper flip), whatever magnitude the env uses.
@@ -377,6 +386,11 @@ class HybridSACConfig(AlgorithmConfig):
         _int_at_least("n_step", self.n_step, 1)
         if self.reward_scaling not in REWARD_SCALINGS:
             raise ValueError(f"reward_scaling={self.reward_scaling!r} is unknown; allowed: {REWARD_SCALINGS}.")
+        if self.observation_normalization not in OBSERVATION_NORMALIZATIONS:
+            raise ValueError(
+                f"observation_normalization={self.observation_normalization!r} is unknown; allowed: "
+                f"{OBSERVATION_NORMALIZATIONS}."
+            )
         if self.grasp_penalty is not None and (not _real(self.grasp_penalty) or not math.isfinite(self.grasp_penalty)):
             raise ValueError(
                 f"grasp_penalty={self.grasp_penalty!r} is invalid; allowed: None (the env's own penalty) or a finite "

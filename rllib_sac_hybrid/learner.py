@@ -28,6 +28,7 @@ from ray.rllib.utils.metrics import (
 from ray.rllib.utils.typing import ModuleID
 
 from rllib_sac_hybrid import distributed
+from rllib_sac_hybrid.observation_normalization import ObservationMoments
 from rllib_sac_hybrid.replay import (
     INTERVENTION_KEY,
     TensorReplayBuffer,
@@ -36,7 +37,7 @@ from rllib_sac_hybrid.replay import (
     shift_images,
 )
 from rllib_sac_hybrid.reward_scale import ReturnScale
-from rllib_sac_hybrid.spaces import image_shapes
+from rllib_sac_hybrid.spaces import image_shapes, observation_dims
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
 
 REPLAY_SIZE = "replay_size"
@@ -76,6 +77,7 @@ class HybridSACTorchLearner(TorchLearner):
         self._demo_replay: dict[ModuleID, TensorReplayBuffer] = {}
         self._updaters: dict[ModuleID, SACUpdater] = {}
         self._return_scale: dict[ModuleID, ReturnScale] = {}  # modules with reward_scaling="return_std"
+        self._obs_moments: dict[ModuleID, ObservationMoments] = {}  # modules with observation_normalization
         self._batch_sizes: dict[ModuleID, int] = {}
         self._image_shift: dict[ModuleID, tuple[list, int]] = {}  # image keys that get DrQ's random shift, pad
         # Metrics of the rounds since the last reduce: per module, per step kind, [sum vector, steps].
@@ -95,6 +97,9 @@ class HybridSACTorchLearner(TorchLearner):
         self._image_shift[module_id] = (keys, config.image_shift_pad)
         if config.reward_scaling == "return_std":
             self._return_scale[module_id] = ReturnScale(config.discount)
+        if config.observation_normalization == "running":
+            space = module.observation_space
+            self._obs_moments[module_id] = ObservationMoments(observation_dims(space), image_shapes(space))
         self._replay[module_id] = self._new_replay(module_id, config.replay_capacity)
         settings = UpdateSettings(
             utd_ratio=config.utd_ratio,
@@ -153,6 +158,7 @@ class HybridSACTorchLearner(TorchLearner):
                 },
                 "demo_replay": {mid: replay.get_state() for mid, replay in self._demo_replay.items()},
                 "return_scale": {mid: stats.get_state() for mid, stats in self._return_scale.items()},
+                "observation_moments": {mid: stats.get_state() for mid, stats in self._obs_moments.items()},
                 "rng": rng_state(),
             }
         return state
@@ -179,6 +185,9 @@ class HybridSACTorchLearner(TorchLearner):
         for mid, stats_state in ours.get("return_scale", {}).items():
             if mid in self._return_scale:
                 self._return_scale[mid].set_state(stats_state)
+        for mid, stats_state in ours.get("observation_moments", {}).items():
+            if mid in self._obs_moments:
+                self._obs_moments[mid].set_state(stats_state)
         set_rng_state(ours["rng"])  # the first learner's (RLlib saves only its state)
         if self.distributed:
             distributed.split_rng_streams(distributed.rank())
@@ -224,7 +233,18 @@ class HybridSACTorchLearner(TorchLearner):
         replay.add(transitions)
         if count_returns and module_id in self._return_scale:
             self._return_scale[module_id].add(transitions)
+        if count_returns and module_id in self._obs_moments:
+            self._count_observations(module_id, transitions)
         return len(replay)
+
+    def _count_observations(self, module_id: ModuleID, transitions: Mapping[str, Any]) -> None:
+        """Adds the transitions' observations to the running statistics and writes them into the
+        module (``observation_normalization="running"``); called between rounds, never within one."""
+        if not transitions or len(transitions.get("reward", ())) == 0:
+            return
+        moments = self._obs_moments[module_id]
+        moments.add(transitions["obs"])
+        self.module[module_id].unwrapped().obs_normalizer.set_statistics(moments.loc_scale())
 
     def updater(self, module_id: ModuleID) -> SACUpdater:
         """The update-loop object of ``module_id``."""
@@ -255,6 +275,8 @@ class HybridSACTorchLearner(TorchLearner):
             self._replay[module_id].add(data)
             if data and module_id in self._return_scale:
                 self._return_scale[module_id].add(data)
+            if module_id in self._obs_moments:
+                self._count_observations(module_id, data)
             intervened = data.get(INTERVENTION_KEY) if data else None
             if intervened is not None and np.any(intervened):  # a human drove these: demonstrations too
                 selected = drop_transitions(data, np.asarray(intervened, dtype=bool))

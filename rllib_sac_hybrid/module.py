@@ -31,6 +31,7 @@ from rllib_sac_hybrid.networks import (
     images_to_float,
     resolve_backbone,
 )
+from rllib_sac_hybrid.observation_normalization import ObservationNormalizer
 from rllib_sac_hybrid.spaces import ActionLayout, flatten_observation, image_shapes, observation_dims
 
 # Keys of `model_config` the module reads; their defaults live on HybridSACConfig only.
@@ -60,6 +61,7 @@ MODEL_CONFIG_KEYS = (
     "freeze_image_backbone",
     "image_backbone_weights",
     "image_spatial_features",
+    "observation_normalization",
 )
 
 # RLlib 2.60's RLModule.__init__ builds an RLModuleConfig for every module, which logs this
@@ -71,6 +73,7 @@ RLMODULE_CONFIG_DEPRECATION_KEY = "RLModule(config=[RLModuleConfig object])"
 MODEL_CONFIG_KEYS_ADDED_LATER: dict[str, Any] = {
     "discrete_exploration": "epsilon",
     "image_backbone_weights": None,
+    "observation_normalization": None,
 }
 
 
@@ -99,6 +102,10 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         obs_dims = observation_dims(self.observation_space)
         images = image_shapes(self.observation_space)
         backbone = resolve_backbone(cfg["image_backbone"])
+        # Running mean / std of the vector keys, set by the learner (observation_normalization.py).
+        self.obs_normalizer = (
+            ObservationNormalizer(obs_dims, images) if cfg["observation_normalization"] == "running" else None
+        )
         # A frozen backbone is built once per camera and shared by every encoder (online, target,
         # actor): it never changes, so it needs no copy, and its features can be computed once
         # per batch (prepare_batch).
@@ -227,10 +234,17 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
             critic_latent = self.encoder(obs)
         return critic_latent.detach()
 
+    def normalize(self, obs):
+        """The observation as the encoders read it: vector keys standardised by the running
+        statistics (``observation_normalization="running"``), otherwise as it is."""
+        return obs if self.obs_normalizer is None else self.obs_normalizer(obs)
+
     def prepare_batch(self, batch):
-        """With frozen camera backbones: the batch with each camera's images (obs and next obs)
-        replaced by their ``BackboneFeatures``, from one backbone call per camera, so that every
-        loss of the step reuses them. Otherwise the batch as it is."""
+        """A replay batch as every loss of the step reads it: obs and next obs normalised
+        (``normalize``), and with frozen camera backbones each camera's images replaced by their
+        ``BackboneFeatures``, from one backbone call per camera."""
+        if self.obs_normalizer is not None:
+            batch = batch._replace(obs=self.normalize(batch.obs), next_obs=self.normalize(batch.next_obs))
         if not self.frozen_backbones:
             return batch
         single = not isinstance(batch.obs, dict)  # an image-only Box observation (key None)
@@ -309,7 +323,7 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         return self._forward_exploration(batch, **kwargs)
 
     def _obs(self, batch: dict[str, Any]):
-        return flatten_observation(batch[Columns.OBS], self.observation_space)
+        return self.normalize(flatten_observation(batch[Columns.OBS], self.observation_space))
 
     def _forward_inference(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
         """Deterministic action: tanh(mean) and the discrete critic's argmax, in the env's format."""

@@ -165,7 +165,7 @@ class SACUpdater:
         s = self.settings
         metrics = []
         for _ in range(s.utd_ratio):
-            batch = self.module.prepare_batch(next_batch())  # frozen backbones: features once per batch
+            batch = self.module.prepare_batch(next_batch())  # normalised obs, frozen-backbone features: once per batch
             metrics.append(self.critic_step(batch))
             self.polyak_update()
         if self.num_updates % s.policy_update_freq == 0:

@@ -190,6 +190,7 @@ def test_every_setting_has_a_training_setter():
         "discrete_exploration": "boltzmann",
         "grasp_penalty": -0.05,
         "reward_scaling": "return_std",
+        "observation_normalization": "running",
     }
     assert set(values) == set(HYBRID_SAC_DEFAULTS)
     config = HybridSACConfig().environment("Pendulum-v1").env_runners(num_env_runners=1).training(**values)
