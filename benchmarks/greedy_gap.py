@@ -31,7 +31,7 @@ from ray.rllib.core import DEFAULT_MODULE_ID  # noqa: E402
 from ray.rllib.core.rl_module.rl_module import RLModule  # noqa: E402
 
 import rllib_sac_hybrid.envs  # noqa: E402, F401  (registers the built-in ids)
-from rllib_sac_hybrid.callbacks import SUCCESS_INFO_KEYS  # noqa: E402
+from rllib_sac_hybrid.callbacks import success_flag  # noqa: E402
 from rllib_sac_hybrid.cli import key_values  # noqa: E402
 from rllib_sac_hybrid.evaluation import EVALUATION_SEED_OFFSET, single_action  # noqa: E402
 
@@ -51,7 +51,7 @@ def run(module, env: gym.Env, std_scale: float, episodes: int, still: float, see
             steps += 1
             if terminated or truncated:
                 break
-        success = bool(next((info[k] for k in SUCCESS_INFO_KEYS if k in info), False))
+        success = bool(success_flag(info))
         successes.append(success)
         lengths.append(steps)
         stood_still += int(not success and still_steps >= steps / 2)

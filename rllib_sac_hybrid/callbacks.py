@@ -9,6 +9,17 @@ SUCCESS_RATE = "episode_success_rate"
 INTERVENTION_RATE = "episode_intervention_rate"
 
 
+def success_flag(info) -> bool | None:
+    """An env step's success flag: the first of ``SUCCESS_INFO_KEYS`` in ``info`` (gym-hil says
+    ``"succeed"``), as a bool; None when the info reports none."""
+    if not isinstance(info, dict):
+        return None
+    for key in SUCCESS_INFO_KEYS:
+        if key in info:
+            return bool(info[key])
+    return None
+
+
 class EpisodeMetricsCallback(RLlibCallback):
     """Logs two per-episode metrics under ``env_runners/``, each a mean over the last
     ``metrics_num_episodes_for_smoothing`` episodes:
@@ -24,11 +35,9 @@ class EpisodeMetricsCallback(RLlibCallback):
             return
         window = getattr(getattr(env_runner, "config", None), "metrics_num_episodes_for_smoothing", 100)
         infos = episode.get_infos(slice(1, len(episode) + 1))  # infos[0] belongs to the reset
-        last = infos[-1] or {}
-        for key in SUCCESS_INFO_KEYS:
-            if key in last:
-                metrics_logger.log_value(SUCCESS_RATE, float(bool(last[key])), reduce="mean", window=window)
-                break
+        success = success_flag(infos[-1])
+        if success is not None:
+            metrics_logger.log_value(SUCCESS_RATE, float(success), reduce="mean", window=window)
         flags = [info.get("is_intervention") for info in infos if info and "is_intervention" in info]
         if flags:
             rate = sum(bool(flag) for flag in flags) / len(infos)

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from rllib_sac_hybrid.callbacks import SUCCESS_INFO_KEYS
+from rllib_sac_hybrid.callbacks import success_flag
 
 RETURN_WINDOWED = "episode_return_windowed"
 SUCCESS_RATE_WINDOWED = "episode_success_rate_windowed"
@@ -61,11 +61,9 @@ class EpisodeWindow:
             self._returns.append(total)
             self._lengths.append(length)
             self.num_finished += 1
-            last = episode.get_infos(-1) if steps else None
-            for key in SUCCESS_INFO_KEYS:
-                if isinstance(last, dict) and key in last:
-                    self._successes.append(float(bool(last[key])))
-                    break
+            success = success_flag(episode.get_infos(-1) if steps else None)
+            if success is not None:
+                self._successes.append(float(success))
 
     def metrics(self) -> dict[str, float]:
         """The window's means (NaN while it is empty) and its episode counts."""

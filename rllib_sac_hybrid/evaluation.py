@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from ray.rllib.core.columns import Columns
 
-from rllib_sac_hybrid.callbacks import SUCCESS_INFO_KEYS
+from rllib_sac_hybrid.callbacks import success_flag
 
 EVALUATION_SEED_OFFSET = 1_000_000  # reset seeds of evaluation episodes start here (+ the caller's seed)
 
@@ -66,9 +66,9 @@ def greedy_evaluation(
                     break
             returns.append(total)
             lengths.append(steps)
-            flag = next((info[key] for key in SUCCESS_INFO_KEYS if key in info), None)
+            flag = success_flag(info)
             if flag is not None:
-                successes.append(float(bool(flag)))
+                successes.append(float(flag))
     finally:
         module.train(was_training)
         if made:

@@ -32,7 +32,7 @@ import gymnasium as gym
 import numpy as np
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
-from rllib_sac_hybrid.callbacks import SUCCESS_INFO_KEYS
+from rllib_sac_hybrid.callbacks import success_flag
 from rllib_sac_hybrid.cli import json_object
 from rllib_sac_hybrid.demos import write_episodes
 
@@ -129,7 +129,7 @@ def record(
         while len(kept) < episodes and attempts < limit:
             episode = _run_episode(env, act, seed + attempts, use_teleop=policy == "teleop")
             attempts += 1
-            success = _is_success(episode.get_infos(-1))
+            success = bool(success_flag(episode.get_infos(-1)))
             successes += int(success)
             if success or not only_successes:
                 kept.append(episode)
@@ -170,11 +170,6 @@ def _run_episode(env: gym.Env, act: Policy, seed: int, use_teleop: bool) -> Sing
         episode.add_env_step(obs, action, float(reward), infos=info, terminated=terminated, truncated=truncated)
         if terminated or truncated:
             return episode
-
-
-def _is_success(info: dict | None) -> bool:
-    info = info or {}
-    return any(bool(info.get(key)) for key in SUCCESS_INFO_KEYS)
 
 
 def main(argv: list[str] | None = None) -> None:

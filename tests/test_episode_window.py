@@ -100,3 +100,11 @@ def test_algorithm_reports_the_last_k_episodes_across_iterations(ray_session):
         assert differs  # RLlib's per-iteration mean is a different figure
     finally:
         algo.stop()
+
+
+def test_success_flag_reads_the_first_known_key_and_none_when_absent():
+    from rllib_sac_hybrid.callbacks import success_flag
+
+    assert success_flag({"succeed": 1}) is True  # gym-hil's key
+    assert success_flag({"is_success": False, "succeed": True}) is False  # the first key wins
+    assert success_flag({"reward": 1.0}) is None and success_flag(None) is None
