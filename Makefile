@@ -17,7 +17,7 @@ demo: $(VENV)/.installed
 	$(PY) -m rllib_sac_hybrid.demo
 
 test: $(VENV)/.installed
-	$(PY) -m ruff check rllib_sac_hybrid tuning tests benchmarks
+	$(PY) -m ruff check rllib_sac_hybrid tuning tests benchmarks examples
 	# Two phases: the suite on 2 xdist workers, then the `serial` tests alone: several processes
 	# that must run together (learners that all-reduce every step, the local cluster, an async
 	# runner), which a busy peer worker slows three- to sixfold.
