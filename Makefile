@@ -18,10 +18,12 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check rllib_sac_hybrid tuning tests benchmarks examples
+	# Tests go to the 2 xdist workers one by one (a file's long learning tests no longer queue on
+	# one worker); files whose tests share a module fixture carry an xdist_group mark.
 	# Two phases: the suite on 2 xdist workers, then the `serial` tests alone: several processes
 	# that must run together (learners that all-reduce every step, the local cluster, an async
 	# runner), which a busy peer worker slows three- to sixfold.
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10 -m "not serial" tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 -m "not serial" tests
 	$(PY) -m pytest -q --durations=5 -m serial tests
 
 bench-pendulum: $(VENV)/.installed

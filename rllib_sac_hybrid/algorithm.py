@@ -9,6 +9,7 @@ import numpy as np
 import ray
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.core import COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
+from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
     ENV_RUNNER_SAMPLING_TIMER,
@@ -71,14 +72,21 @@ class HybridSAC(Algorithm):
     def setup(self, config: HybridSACConfig) -> None:
         with placed_env_runner_groups():  # each remote runner may need resources of its own
             super().setup(config)
-        spaces = self.learner_group.foreach_learner(
-            lambda learner: (
-                learner.module[DEFAULT_MODULE_ID].observation_space,
-                learner.module[DEFAULT_MODULE_ID].action_space,
+        spaces = _first_result(
+            self.learner_group.foreach_learner(
+                lambda learner: {
+                    mid: (learner.module[mid].observation_space, learner.module[mid].action_space)
+                    for mid in learner.module.keys()
+                }
             )
         )
-        self._observation_space, action_space = _first_result(spaces)
-        self._action_layout = self.config.validate_action_space(action_space)
+        # One HybridSAC module per policy (a single-agent run: DEFAULT_MODULE_ID only).
+        self._module_ids = sorted(spaces)
+        self._observation_spaces = {mid: obs_space for mid, (obs_space, _) in spaces.items()}
+        self._action_layouts = {
+            mid: self.config.get_config_for_module(mid).validate_action_space(action_space)
+            for mid, (_, action_space) in spaces.items()
+        }
         if self.config.demonstrations is not None:
             self._load_demonstrations()
         self._runner_shares_weights = self._share_weights_with_local_env_runner()
@@ -98,8 +106,8 @@ class HybridSAC(Algorithm):
         episodes = read_episodes(config.demonstrations, config.demonstration_format)
         transitions = demonstration_transitions(
             episodes,
-            self._observation_space,
-            self._action_layout,
+            self._observation_spaces[DEFAULT_MODULE_ID],
+            self._action_layouts[DEFAULT_MODULE_ID],
             config.discrete_penalty_key,
             source,
             grasp_penalty=config.grasp_penalty,
@@ -134,13 +142,17 @@ class HybridSAC(Algorithm):
         runner = self.env_runner
         if runner is None or getattr(runner, "module", None) is None:
             return False
-        learner_module = self.learner_group._learner.module[DEFAULT_MODULE_ID]
-        learner_tensors = dict(learner_module.named_parameters()) | dict(learner_module.named_buffers())
-        runner_tensors = list(runner.module.named_parameters()) + list(runner.module.named_buffers())
-        if any(name not in learner_tensors or learner_tensors[name].shape != t.shape for name, t in runner_tensors):
-            return False
-        for name, tensor in runner_tensors:
-            tensor.data = learner_tensors[name].data
+        pairs = []  # (runner tensor, learner tensor) of every module
+        for mid in self._module_ids:
+            learner_module = self.learner_group._learner.module[mid]
+            runner_module = runner.module[mid] if isinstance(runner.module, MultiRLModule) else runner.module
+            learner_tensors = dict(learner_module.named_parameters()) | dict(learner_module.named_buffers())
+            for name, tensor in [*runner_module.named_parameters(), *runner_module.named_buffers()]:
+                if name not in learner_tensors or learner_tensors[name].shape != tensor.shape:
+                    return False
+                pairs.append((tensor, learner_tensors[name]))
+        for tensor, learner_tensor in pairs:
+            tensor.data = learner_tensor.data
         return True
 
     def step(self) -> dict:
@@ -230,7 +242,7 @@ class HybridSAC(Algorithm):
             )
         group.sync_weights(
             from_worker_or_learner_group=self.learner_group,
-            policies=[DEFAULT_MODULE_ID],
+            policies=self._module_ids,
             to_worker_indices=restored,
             inference_only=True,
         )
@@ -276,9 +288,14 @@ class HybridSAC(Algorithm):
             samples = self._sample(sampled_lifetime, random_actions=sampled_lifetime < config.num_random_steps)
         for _, episodes in samples:
             self._episode_window.add(episodes)
-        transitions = concat_transitions(
-            [self._checked_transitions(worker_index, episodes) for worker_index, episodes in samples]
-        )
+        parts: dict[str, list] = {}  # module id -> each runner's transitions
+        module_steps: dict[str, int] = {}  # module id -> its agents' new steps
+        for worker_index, episodes in samples:
+            for mid, chunks in self._chunks_by_module(episodes).items():
+                parts.setdefault(mid, []).append(self._checked_transitions(worker_index, mid, chunks))
+                module_steps[mid] = module_steps.get(mid, 0) + sum(len(chunk) for chunk in chunks)
+        transitions = {mid: concat_transitions(runner_parts) for mid, runner_parts in parts.items()}
+        transitions = {mid: data for mid, data in transitions.items() if data}
         num_new = sum(sum(len(episode) for episode in episodes) for _, episodes in samples)
         # Counted here, from what arrived: a runner that fails before the iteration's metrics are
         # fetched would otherwise take its steps' count with it (its transitions are stored).
@@ -287,28 +304,42 @@ class HybridSAC(Algorithm):
             (ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), num_new, reduce="lifetime_sum", with_throughput=True
         )
         learning = sampled_lifetime + num_new >= config.num_random_steps
-        num_updates = num_new if learning else 0
+        # One update per new transition of each policy: a policy shared by k agents gets k per env step.
+        num_updates = module_steps if learning else {}
         timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: sampled_lifetime + num_new}
         with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
             _all_results(
                 self.learner_group.foreach_learner(
                     lambda learner, _t=transitions, _n=num_updates, _ts=timesteps: learner.update_from_transitions(
-                        {DEFAULT_MODULE_ID: _t} if _t else {}, _n, _ts, reduce_metrics=False
+                        _t, _n, _ts, reduce_metrics=False
                     )
                 )
             )
-        if num_updates > 0 and not self._runner_shares_weights:
+        total_updates = sum(num_updates.values())
+        if total_updates > 0 and not self._runner_shares_weights:
             self._rounds_since_push += 1
             if self._weights_due():
                 with self.metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
                     self.env_runner_group.sync_weights(
                         from_worker_or_learner_group=self.learner_group,
-                        policies=[DEFAULT_MODULE_ID],
+                        policies=self._module_ids,
                         inference_only=True,
                     )  # not waited for: a runner applies them before its next queued sample call
                 self._rounds_since_push, self._last_push_time = 0, time.monotonic()
         rows_per_step = config.train_batch_size_per_learner * max(1, config.num_learners)
-        return num_new, num_updates * config.utd_ratio * rows_per_step
+        return num_new, total_updates * config.utd_ratio * rows_per_step
+
+    def _chunks_by_module(self, episodes: list) -> dict[str, list]:
+        """Episode chunks per module: a single-agent run's as they are; a multi-agent run's
+        per-agent chunks (``SingleAgentEpisode``, continuing across rounds like a single agent's)
+        under the policy their agent maps to."""
+        if not self.config.is_multi_agent:
+            return {DEFAULT_MODULE_ID: episodes}
+        chunks: dict[str, list] = {}
+        for episode in episodes:
+            for agent_id, agent_episode in episode.agent_episodes.items():
+                chunks.setdefault(episode.module_for(agent_id), []).append(agent_episode)
+        return chunks
 
     def _weights_due(self) -> bool:
         """Synchronous: after every round. Asynchronous: every ``weights_push_every_rounds`` rounds
@@ -375,11 +406,15 @@ class HybridSAC(Algorithm):
             logger.warning("HybridSAC: no EnvRunner returned samples within sample_timeout_s (async sampling).")
         return sorted((result for _, result in results), key=lambda result: result[0])
 
-    def _checked_transitions(self, worker_index: int, episodes: list) -> dict:
-        """One runner's episode chunks as transitions; non-finite ones raise or are dropped."""
-        config = self.config
+    def _checked_transitions(self, worker_index: int, module_id: str, episodes: list) -> dict:
+        """One runner's episode chunks of one module as transitions; non-finite ones raise or are dropped."""
+        config = self.config.get_config_for_module(module_id)
         transitions = episodes_to_transitions(
-            episodes, self._observation_space, self._action_layout, config.discrete_penalty_key, config.grasp_penalty
+            episodes,
+            self._observation_spaces[module_id],
+            self._action_layouts[module_id],
+            config.discrete_penalty_key,
+            config.grasp_penalty,
         )
         if not transitions:
             return transitions

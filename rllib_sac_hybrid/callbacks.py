@@ -31,8 +31,8 @@ class EpisodeMetricsCallback(RLlibCallback):
     """
 
     def on_episode_end(self, *, episode, metrics_logger=None, env_runner=None, **kwargs) -> None:
-        if metrics_logger is None or len(episode) == 0:
-            return
+        if metrics_logger is None or len(episode) == 0 or hasattr(episode, "agent_episodes"):
+            return  # multi-agent episodes: infos are per agent, with no one success flag
         window = getattr(getattr(env_runner, "config", None), "metrics_num_episodes_for_smoothing", 100)
         infos = episode.get_infos(slice(1, len(episode) + 1))  # infos[0] belongs to the reset
         success = success_flag(infos[-1])

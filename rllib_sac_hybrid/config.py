@@ -14,7 +14,7 @@ from ray.util.debug import log_once
 
 from rllib_sac_hybrid.callbacks import EpisodeMetricsCallback
 from rllib_sac_hybrid.demos import FORMATS as DEMONSTRATION_FORMATS
-from rllib_sac_hybrid.env_runner import HybridSACEnvRunner
+from rllib_sac_hybrid.env_runner import HybridSACEnvRunner, HybridSACMultiAgentEnvRunner
 from rllib_sac_hybrid.module import MODEL_CONFIG_KEYS
 from rllib_sac_hybrid.networks import ACTIVATIONS
 from rllib_sac_hybrid.observation_normalization import NORMALIZATIONS as OBSERVATION_NORMALIZATIONS
@@ -332,8 +332,9 @@ class HybridSACConfig(AlgorithmConfig):
 
     # ---- wiring ----------------------------------------------------------------------------
     def get_default_rl_module_spec(self) -> RLModuleSpec:
-        from rllib_sac_hybrid.module import HybridSACTorchRLModule
+        from rllib_sac_hybrid.module import RLMODULE_CONFIG_DEPRECATION_KEY, HybridSACTorchRLModule
 
+        log_once(RLMODULE_CONFIG_DEPRECATION_KEY)  # before RLlib's MultiRLModule around ours logs it
         return RLModuleSpec(module_class=HybridSACTorchRLModule)
 
     def get_default_learner_class(self) -> type:
@@ -480,6 +481,24 @@ class HybridSACConfig(AlgorithmConfig):
                 f"non_finite_transitions={self.non_finite_transitions!r} is unknown; allowed: {NON_FINITE_MODES}."
             )
         _validate_demonstrations(self.demonstrations, self.demonstration_format)
+        if self.demonstrations is not None and self.is_multi_agent:
+            raise ValueError(
+                f"demonstrations={self.demonstrations!r} with multi_agent(policies={sorted(self.policies)}): "
+                "recorded episodes are single-agent, and which policy each belongs to is not known; allowed: "
+                "demonstrations=None for a multi-agent config (interventions, info['is_intervention'], "
+                "still reach each policy's demonstration replay)."
+            )
+        if self.is_multi_agent and self.num_learners > 1:
+            raise ValueError(
+                f"num_learners={self.num_learners} with multi_agent(policies={sorted(self.policies)}) is not "
+                "supported yet (every learner would all-reduce each policy's steps in lockstep, untested); "
+                "allowed: num_learners 0 or 1 for a multi-agent config."
+            )
+        # RLlib picks its multi-agent runner only when env_runner_cls is None: ours, to match.
+        wanted = HybridSACMultiAgentEnvRunner if self.is_multi_agent else HybridSACEnvRunner
+        ours = (HybridSACEnvRunner, HybridSACMultiAgentEnvRunner)
+        if self.env_runner_cls in ours and self.env_runner_cls is not wanted:
+            self.env_runner_cls = wanted
         if not _real(self.online_ratio) or not 0.0 < self.online_ratio <= 1.0:
             raise ValueError(
                 f"online_ratio={self.online_ratio!r} is invalid; allowed: a number in (0, 1] (1: online rows only)."

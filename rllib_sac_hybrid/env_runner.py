@@ -1,5 +1,6 @@
-"""``HybridSACEnvRunner``: RLlib's single-agent EnvRunner with set torch threads, seeded random
-actions and, in checkpoints, the state of its envs and unfinished episodes."""
+"""``HybridSACEnvRunner`` and ``HybridSACMultiAgentEnvRunner``: RLlib's single- and multi-agent
+EnvRunners with set torch threads, seeded random actions and, in checkpoints, the state of their
+envs and unfinished episodes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 
 import torch
 from ray import cloudpickle
+from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
 logger = logging.getLogger(__name__)
@@ -15,19 +17,11 @@ logger = logging.getLogger(__name__)
 COMPONENT_ENV_STATE = "hybrid_sac_env_state"  # env-runner state key: envs, unfinished episodes, RNG
 
 
-class HybridSACEnvRunner(SingleAgentEnvRunner):
-    """A ``SingleAgentEnvRunner`` that
+class _HybridSACRunnerParts:
+    """What HybridSAC adds to an RLlib EnvRunner (see ``HybridSACEnvRunner``)."""
 
-    - runs its policy on ``env_runner_torch_threads`` torch threads (remote runners only: the
-      local runner lives in the algorithm's process, whose threads the learner setting owns).
-      An EnvRunner's forward pass is one small batch per env step: extra intra-op threads only
-      add synchronisation and compete with the learner for cores;
-    - seeds the env's action space with the runner's seed, so that the uniform random actions of
-      the warm-up (``num_random_steps``) repeat in a seeded run (RLlib leaves that space unseeded);
-    - puts its envs (pickled, when they can be), its unfinished episodes and its RNG states into
-      its checkpoint state, so that a restored run continues the very episodes it was in the
-      middle of. Envs that cannot be pickled start fresh episodes after a restore (logged).
-    """
+    def _seed_action_spaces(self) -> None:
+        raise NotImplementedError
 
     def __init__(self, *, config, **kwargs) -> None:
         if kwargs.get("worker_index", 0) > 0:
@@ -37,7 +31,7 @@ class HybridSACEnvRunner(SingleAgentEnvRunner):
     def make_env(self) -> None:
         super().make_env()
         if self.env is not None and self._seed is not None:
-            self.env.action_space.seed(self._seed)
+            self._seed_action_spaces()
 
     def get_state(self, components=None, *, not_components=None, **kwargs) -> dict:
         state = super().get_state(components, not_components=not_components, **kwargs)
@@ -95,6 +89,36 @@ class HybridSACEnvRunner(SingleAgentEnvRunner):
         self._cached_to_module = episodes["cached_to_module"]
         self._shared_data = episodes["shared_data"]
         set_rng_state(state["rng"])
+
+
+class HybridSACEnvRunner(_HybridSACRunnerParts, SingleAgentEnvRunner):
+    """A ``SingleAgentEnvRunner`` that
+
+    - runs its policy on ``env_runner_torch_threads`` torch threads (remote runners only: the
+      local runner lives in the algorithm's process, whose threads the learner setting owns).
+      An EnvRunner's forward pass is one small batch per env step: extra intra-op threads only
+      add synchronisation and compete with the learner for cores;
+    - seeds the env's action space with the runner's seed, so that the uniform random actions of
+      the warm-up (``num_random_steps``) repeat in a seeded run (RLlib leaves that space unseeded);
+    - puts its envs (pickled, when they can be), its unfinished episodes and its RNG states into
+      its checkpoint state, so that a restored run continues the very episodes it was in the
+      middle of. Envs that cannot be pickled start fresh episodes after a restore (logged).
+    """
+
+    def _seed_action_spaces(self) -> None:
+        self.env.action_space.seed(self._seed)
+
+
+class HybridSACMultiAgentEnvRunner(_HybridSACRunnerParts, MultiAgentEnvRunner):
+    """RLlib's ``MultiAgentEnvRunner`` with what ``HybridSACEnvRunner`` adds; each agent's action
+    space is seeded (runner seed + the agent's position among the env's possible agents), so that
+    the random warm-up repeats. ``HybridSACConfig`` uses it for ``.multi_agent(...)`` configs."""
+
+    def _seed_action_spaces(self) -> None:
+        for env in self.env.envs:
+            inner = env.unwrapped
+            for offset, agent_id in enumerate(inner.possible_agents):
+                inner.get_action_space(agent_id).seed(self._seed + offset)
 
 
 def _pickle_env(env) -> bytes:

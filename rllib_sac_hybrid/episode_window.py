@@ -46,12 +46,13 @@ class EpisodeWindow:
         self.num_finished = 0
 
     def add(self, episodes: Iterable) -> None:
-        """Adds episode chunks (RLlib ``SingleAgentEpisode`` objects, in arrival order)."""
+        """Adds episode chunks (RLlib ``SingleAgentEpisode`` or ``MultiAgentEpisode`` objects, in
+        arrival order; a multi-agent episode's return is the sum over its agents, as RLlib's)."""
         for episode in episodes:
             steps = len(episode)
             total, length = self._open.pop(episode.id_, (0.0, 0))
             if steps:
-                total += float(sum(episode.get_rewards(slice(0, steps))))
+                total += float(episode.get_return())  # this chunk's rewards
                 length += steps
             if not episode.is_done:
                 self._open[episode.id_] = (total, length)

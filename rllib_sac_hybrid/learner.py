@@ -253,7 +253,7 @@ class HybridSACTorchLearner(TorchLearner):
     def update_from_transitions(
         self,
         transitions: Mapping[ModuleID, Mapping[str, Any]],
-        num_updates: int,
+        num_updates: int | Mapping[ModuleID, int],
         timesteps: Mapping[str, Any] | None = None,
         reduce_metrics: bool = True,
     ) -> dict | None:
@@ -261,7 +261,9 @@ class HybridSACTorchLearner(TorchLearner):
 
         Args:
             transitions: module id -> arrays as made by ``replay.episodes_to_transitions``.
-            num_updates: update calls to run (each = ``utd_ratio`` critic steps + maybe policy).
+            num_updates: update calls to run (each = ``utd_ratio`` critic steps + maybe policy),
+                for every module or per module id (multi-agent: each policy's new transitions).
+                Modules that ``policies_to_train`` leaves out store their transitions, never train.
             timesteps: RLlib's timestep counters (for learning-rate schedules).
             reduce_metrics: return ``self.metrics.reduce()`` (as ``Learner.update`` does); False
                 keeps logging into the open window, for a caller that reduces once per iteration.
@@ -281,13 +283,16 @@ class HybridSACTorchLearner(TorchLearner):
             if intervened is not None and np.any(intervened):  # a human drove these: demonstrations too
                 selected = drop_transitions(data, np.asarray(intervened, dtype=bool))
                 self.add_demonstrations(module_id, selected, count_returns=False)
+        updated = False
         for module_id, replay in self._replay.items():
-            if num_updates > 0 and len(replay) > 0:
+            n = num_updates.get(module_id, 0) if isinstance(num_updates, Mapping) else num_updates
+            if n > 0 and len(replay) > 0 and self.should_module_be_updated(module_id):
                 module = self.module[module_id].unwrapped()
                 if not module.training:
                     module.train()
-                self._run_updates(module_id, replay, num_updates)
-        if num_updates > 0:
+                self._run_updates(module_id, replay, n)
+                updated = True
+        if updated:
             self._weights_seq_no += 1
             self.after_gradient_based_update(timesteps=timesteps)
         return self.reduce_metrics() if reduce_metrics else None

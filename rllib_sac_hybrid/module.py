@@ -67,6 +67,9 @@ MODEL_CONFIG_KEYS = (
 # RLlib 2.60's RLModule.__init__ builds an RLModuleConfig for every module, which logs this
 # deprecation although nothing here passes config=; consumed so that building HybridSAC is quiet.
 RLMODULE_CONFIG_DEPRECATION_KEY = "RLModule(config=[RLModuleConfig object])"
+# Consumed at import too: a multi-agent setup first builds RLlib's MultiRLModule around ours,
+# which logs it before any HybridSAC module exists.
+log_once(RLMODULE_CONFIG_DEPRECATION_KEY)
 
 # Keys added after the first release, each with the value that does what modules did before it
 # existed: a module saved by an earlier version (RLModule.from_checkpoint) still builds.

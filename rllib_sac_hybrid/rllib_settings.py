@@ -110,20 +110,10 @@ CHECKS: list[tuple[str, Callable[[Any], bool], str]] = [
         "actions the env never executed",
     ),
     (
-        "multi_agent(policies=..., policy_mapping_fn=...)",
-        lambda c: c.is_multi_agent,
-        "one HybridSAC algorithm per agent for now: HybridSAC trains a single policy "
-        "(multi-agent support is planned)",
-    ),
-    (
-        "multi_agent(policies_to_train=...)",
-        lambda c: c.policies_to_train is not None,
-        "nothing: HybridSAC trains its one policy",
-    ),
-    (
         'multi_agent(count_steps_by="agent_steps")',
         lambda c: c.count_steps_by != "env_steps",
-        'count_steps_by="env_steps" (single-agent: the two are the same)',
+        'count_steps_by="env_steps": iterations count env steps, and each policy runs one UTD round '
+        "per transition it receives (its agents' steps) either way",
     ),
     (
         "evaluation(evaluation_config={<a training setting>: ...})",

@@ -22,6 +22,9 @@ from rllib_sac_hybrid.replay import episodes_to_transitions
 from rllib_sac_hybrid.spaces import ActionLayout
 from tests.conftest import TINY_NETS
 
+# One xdist worker runs this file: its tests share a module-scoped fixture (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("demos")
+
 SPARSE_ID = "rllib_sac_hybrid/PickPlaceSparse-v0"
 TUPLE_ACTIONS = gym.spaces.Tuple((gym.spaces.Box(-1.0, 1.0, (2,), np.float32), gym.spaces.Discrete(3)))
 OBS = gym.spaces.Box(-10.0, 10.0, (3,), np.float32)

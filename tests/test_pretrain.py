@@ -13,6 +13,9 @@ from rllib_sac_hybrid.pretrain import load_backbone_weights, pretrain_image_back
 from rllib_sac_hybrid.record import record
 from tests.conftest import make_module
 
+# One xdist worker runs this file: its tests share a module-scoped fixture (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("pretrain")
+
 IMAGE_SIZE = 16
 
 

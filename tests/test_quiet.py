@@ -6,7 +6,10 @@ from __future__ import annotations
 import logging
 import warnings
 
+import pytest
 import ray.util.debug
+from ray.rllib.examples.envs.classes.multi_agent import MultiAgentPendulum
+from ray.tune.registry import register_env
 
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.algorithm import HybridSAC
@@ -24,7 +27,11 @@ class Records(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def test_build_and_train_are_quiet(ray_session):
+register_env("quiet-ma-pendulum", lambda _: MultiAgentPendulum(config={"num_agents": 2}))
+
+
+@pytest.mark.parametrize("multi_agent", [False, True], ids=["single-agent", "multi-agent"])
+def test_build_and_train_are_quiet(ray_session, multi_agent):
     # Earlier tests in this process may have logged them already: forget that, so this can fail.
     for key in (RLMODULE_CONFIG_DEPRECATION_KEY, new_api_stack_notice_key(HybridSAC)):
         ray.util.debug._logged.discard(key)
@@ -37,10 +44,12 @@ def test_build_and_train_are_quiet(ray_session):
             warnings.filterwarnings("error", module=r"rllib_sac_hybrid(\..*)?$")
             config = (
                 HybridSACConfig()
-                .environment("Pendulum-v1")
+                .environment("quiet-ma-pendulum" if multi_agent else "Pendulum-v1")
                 .training(**TINY_NETS, num_random_steps=20, train_batch_size_per_learner=16)
                 .reporting(min_sample_timesteps_per_iteration=40)
             )
+            if multi_agent:
+                config.multi_agent(policies={"p0", "p1"}, policy_mapping_fn=lambda agent_id, *a, **k: f"p{agent_id}")
             algo = config.build_algo()
             try:
                 algo.train()

@@ -30,8 +30,6 @@ REFUSED_AT_VALIDATE = [
     (lambda c: c.offline_data(input_="/tmp/episodes"), "input_", "demonstrations="),
     (lambda c: c.env_runners(module_to_env_connector=lambda env, spaces=None, device=None: []),
      "module_to_env_connector", "gymnasium wrapper"),
-    (lambda c: c.multi_agent(policies={"p0", "p1"}, policy_mapping_fn=mapping_fn), "multi_agent", "single policy"),
-    (lambda c: c.update_from_dict({"policies_to_train": ["default_policy"]}), "policies_to_train", "one policy"),
     (lambda c: c.update_from_dict({"count_steps_by": "agent_steps"}), "count_steps_by", '"env_steps"'),
     (lambda c: c.evaluation(evaluation_interval=1, evaluation_config={"utd_ratio": 3, "explore": False}),
      r"evaluation_config.*\['utd_ratio'\]", "set them with .training"),
@@ -67,6 +65,7 @@ HONOURED = [
     lambda c: c.learners(num_learners=2),
     lambda c: c.training(lr=None, grad_clip=None, train_batch_size=32),  # AlgorithmConfig's own values: no-ops
     lambda c: HybridSACConfig().update_from_dict(c.to_dict()),  # a config dict round trip carries lr etc.
+    lambda c: c.multi_agent(policies={"p0", "p1"}, policy_mapping_fn=mapping_fn, policies_to_train=["p0"]),
 ]
 
 
