@@ -46,6 +46,15 @@ def make_module(
     )
 
 
+def train_until_return(algo, target: float, max_iterations: int) -> list[float]:
+    """Trains until the windowed return reaches ``target`` or ``max_iterations`` iterations have
+    run; returns the windowed return after each iteration."""
+    returns: list[float] = []
+    while not returns or (returns[-1] < target and algo.iteration < max_iterations):
+        returns.append(algo.train()["env_runners"]["episode_return_windowed"])
+    return returns
+
+
 def tensorboard_scalars(folder) -> dict[str, list[float]]:
     """Every scalar in the TensorBoard event files under ``folder``: tag -> values in step order.
 

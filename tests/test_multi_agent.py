@@ -14,7 +14,7 @@ from ray.tune.registry import register_env
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.env_runner import HybridSACMultiAgentEnvRunner
 from rllib_sac_hybrid.envs import PICK_PLACE_ID
-from tests.conftest import TINY_NETS
+from tests.conftest import TINY_NETS, train_until_return
 
 register_env("ma-pendulum", lambda config: MultiAgentPendulum(config={"num_agents": 2}))
 # Two arms at one table: two copies of the built-in pick-and-place, each agent an arm whose action
@@ -164,10 +164,8 @@ def test_multi_agent_pendulum_learns(ray_session, policies, mapping):
         min_sample_timesteps_per_iteration=500, metrics_num_episodes_for_smoothing=5
     )
     algo = cfg.build_algo()
-    returns = []
     try:
-        while not returns or (returns[-1] < -1000.0 and algo.iteration < 10):  # 5,000 env steps
-            returns.append(algo.train()["env_runners"]["episode_return_windowed"])
+        returns = train_until_return(algo, -1000.0, max_iterations=10)  # 5,000 env steps
     finally:
         algo.stop()
     assert returns[-1] >= -1000.0, f"returns per 500 env steps: {[round(r) for r in returns]}"

@@ -14,7 +14,7 @@ from ray.tune.registry import register_env
 
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.observation_normalization import CLIP, ObservationMoments, ObservationNormalizer
-from tests.conftest import TINY_NETS, make_module
+from tests.conftest import TINY_NETS, make_module, train_until_return
 
 
 class LopsidedObs(gym.ObservationWrapper):
@@ -149,22 +149,14 @@ def test_lopsided_pendulum_learns_with_running_normalization_and_no_connector(ra
     config = (
         HybridSACConfig()
         .environment("lopsided-pendulum")
-        .training(
-            observation_normalization="running",
-            actor_hidden_dims=(64, 64),
-            critic_hidden_dims=(64, 64),
-            encoder_latent_dim=64,
-            num_random_steps=500,
-        )
+        .training(observation_normalization="running", num_random_steps=500)
         .env_runners(rollout_fragment_length=4)
         .reporting(min_sample_timesteps_per_iteration=500, metrics_num_episodes_for_smoothing=5)
         .debugging(seed=0)
     )
     algo = config.build_algo()
-    returns = []
     try:
-        while not returns or (returns[-1] < -400.0 and algo.iteration < 12):  # 6,000 env steps
-            returns.append(algo.train()["env_runners"]["episode_return_windowed"])
+        returns = train_until_return(algo, -400.0, max_iterations=12)  # 6,000 env steps
     finally:
         algo.stop()
     assert returns[-1] >= -400.0, f"returns per 500 env steps: {[round(r) for r in returns]}"
