@@ -38,6 +38,8 @@ NUM_NON_FINITE_DROPPED = "num_non_finite_transitions_dropped"
 PROBE_TAG = "hybrid_sac_probe"  # pings to failed EnvRunners
 SAMPLE_TAG = "hybrid_sac_sample"  # asynchronous sample calls
 EPISODE_WINDOW_STATE = "hybrid_sac_episode_window"  # algorithm-state key
+WAITING_UPDATES_STATE = "hybrid_sac_updates_while_waiting"  # algorithm-state key (utd_ratio_max)
+NUM_UPDATES_WHILE_WAITING = "num_updates_while_waiting"
 
 
 class HybridSAC(Algorithm):
@@ -95,6 +97,8 @@ class HybridSAC(Algorithm):
         self._rounds_since_push, self._last_push_time = 0, time.monotonic()  # see _weights_due
         # The last metrics_num_episodes_for_smoothing training episodes, across iterations and runners.
         self._episode_window = EpisodeWindow(self.config.metrics_num_episodes_for_smoothing)
+        # utd_ratio_max: env steps trained on so far, and the update calls run while waiting.
+        self._steps_trained_on, self._waiting_updates = 0, 0
 
     def _load_demonstrations(self) -> None:
         """Reads ``demonstrations`` (with Ray Data) into every learner's demonstration replay.
@@ -185,12 +189,15 @@ class HybridSAC(Algorithm):
         metrics continue where they were)."""
         state = super().get_state(components, not_components=not_components, **kwargs)
         state[EPISODE_WINDOW_STATE] = self._episode_window.get_state()
+        state[WAITING_UPDATES_STATE] = (self._steps_trained_on, self._waiting_updates)
         return state
 
     def set_state(self, state: dict) -> None:
         super().set_state(state)
         if EPISODE_WINDOW_STATE in state:
             self._episode_window.set_state(state[EPISODE_WINDOW_STATE])
+        if WAITING_UPDATES_STATE in state:
+            self._steps_trained_on, self._waiting_updates = state[WAITING_UPDATES_STATE]
 
     def restore_env_runners(self, env_runner_group) -> list[int]:
         """Bring restarted EnvRunners back into the rounds without waiting for them; give them the
@@ -316,6 +323,8 @@ class HybridSAC(Algorithm):
                 )
             )
         total_updates = sum(num_updates.values())
+        if learning:
+            self._steps_trained_on += num_new
         if total_updates > 0 and not self._runner_shares_weights:
             self._rounds_since_push += 1
             if self._weights_due():
@@ -400,11 +409,38 @@ class HybridSAC(Algorithm):
             results = group.fetch_ready_async_reqs(tags=SAMPLE_TAG, timeout_seconds=0.0)
             if results or time.monotonic() >= deadline or group.num_healthy_remote_env_runners() == 0:
                 break
-            time.sleep(0.002)
+            if not self._update_while_waiting(sampled_lifetime):
+                time.sleep(0.002)
         top_up()  # refill the calls just answered before the learner trains
         if not results:
             logger.warning("HybridSAC: no EnvRunner returned samples within sample_timeout_s (async sampling).")
         return sorted((result for _, result in results), key=lambda result: result[0])
+
+    def _update_while_waiting(self, sampled_lifetime: int) -> bool:
+        """With ``utd_ratio_max``: one more update call (``utd_ratio`` critic steps per module) on
+        what the replay holds, if the critic steps so far stay within ``utd_ratio_max`` per env
+        step trained on. Returns whether it ran one."""
+        config = self.config
+        if config.utd_ratio_max is None or self._steps_trained_on == 0:
+            return False
+        extra_steps = (self._waiting_updates + 1) * config.utd_ratio
+        if extra_steps > (config.utd_ratio_max - config.utd_ratio) * self._steps_trained_on:
+            return False
+        timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: sampled_lifetime}
+        updates = dict.fromkeys(self._module_ids, 1)
+        with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
+            _all_results(
+                self.learner_group.foreach_learner(
+                    lambda learner, _n=updates, _ts=timesteps: learner.update_from_transitions(
+                        {}, _n, _ts, reduce_metrics=False
+                    )
+                )
+            )
+        self._waiting_updates += 1
+        self.metrics.log_value(NUM_UPDATES_WHILE_WAITING, 1, reduce="sum")
+        self.metrics.log_value(f"{NUM_UPDATES_WHILE_WAITING}_lifetime", 1, reduce="lifetime_sum")
+        self._rounds_since_push += 1  # new weights: the next round's push counts them
+        return True
 
     def _checked_transitions(self, worker_index: int, module_id: str, episodes: list) -> dict:
         """One runner's episode chunks of one module as transitions; non-finite ones raise or are dropped."""

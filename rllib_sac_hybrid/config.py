@@ -107,6 +107,9 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "async_sampling": False,
     "weights_push_every_rounds": 1,  # async: new weights to the runners every this many rounds ...
     "weights_push_every_s": None,  # ... or every this many seconds, whichever comes first
+    # async: while no sample has arrived, the learner goes on updating, up to this many critic
+    # steps per env step received (HIL-SERL's learner is free-running); None: exactly utd_ratio.
+    "utd_ratio_max": None,
 }
 NON_FINITE_MODES = ("raise", "drop")
 REWARD_SCALINGS = ("return_std", None)
@@ -239,6 +242,12 @@ class HybridSACConfig(AlgorithmConfig):
         weights_push_every_rounds, weights_push_every_s: with async_sampling, new weights go to the
             runners every this many learner rounds (default 1) or this many seconds (None: off),
             whichever comes first.
+        utd_ratio_max: None (default): every round runs exactly ``utd_ratio`` critic steps per env
+            step received. An integer >= ``utd_ratio`` (needs ``async_sampling``): while the
+            learner waits for the runners' next samples (a slow simulator, a robot at its control
+            rate) it runs further updates instead of idling, as HIL-SERL's free-running learner
+            does, until the critic steps so far reach ``utd_ratio_max`` per env step trained on.
+            The extra update calls are counted in ``num_updates_while_waiting(_lifetime)``.
 
     Placement (through ``.env_runners(...)``):
         custom_resources_by_env_runner: None, or one dict of custom Ray resources per remote
@@ -528,6 +537,17 @@ class HybridSACConfig(AlgorithmConfig):
                 f"num_env_runners={self.num_env_runners}, allowed: >= 1 (.env_runners(num_env_runners=...))."
             )
         _int_at_least("weights_push_every_rounds", self.weights_push_every_rounds, 1)
+        if self.utd_ratio_max is not None:
+            value = self.utd_ratio_max
+            if not isinstance(value, int) or isinstance(value, bool) or value < self.utd_ratio:
+                raise ValueError(
+                    f"utd_ratio_max={value!r} is invalid; allowed: None or an integer >= utd_ratio ({self.utd_ratio})."
+                )
+            if not self.async_sampling:
+                raise ValueError(
+                    f"utd_ratio_max={self.utd_ratio_max} needs async_sampling=True (synchronous rounds never wait "
+                    "with the learner idle); allowed: None, or async_sampling=True with remote EnvRunners."
+                )
         if self.weights_push_every_s is not None and (
             not _real(self.weights_push_every_s) or not self.weights_push_every_s > 0
         ):

@@ -78,3 +78,36 @@ def test_disconnecting_robot_is_replaced_and_stored_transitions_kept(ray_session
         algo.stop()
     assert all(stored == sampled for sampled, stored, _ in rows)
     assert rows[-1][0] >= 900 and rows[-1][2] >= 2  # several disconnects survived
+
+
+def test_utd_ratio_max_trains_while_waiting_for_a_slow_robot_within_its_cap(ray_session):
+    """A robot at 20 Hz: the learner (tiny nets, a few ms per update) waits most of each round
+    (4 env steps, 200 ms). With utd_ratio 1 and utd_ratio_max 4 it fills the wait with further
+    updates, up to 4 critic steps per env step trained on; without utd_ratio_max it runs exactly 1."""
+    from rllib_sac_hybrid.envs import SIM_ROBOT_ID
+    from tests.conftest import TINY_NETS
+
+    def run(utd_ratio_max):
+        config = (
+            HybridSACConfig()
+            .environment(SIM_ROBOT_ID, env_config={"control_hz": 20.0})
+            .training(**TINY_NETS, train_batch_size_per_learner=16, num_random_steps=20, async_sampling=True,
+                      utd_ratio_max=utd_ratio_max)
+            .env_runners(num_env_runners=1, rollout_fragment_length=4)
+            .reporting(min_sample_timesteps_per_iteration=60)
+            .debugging(seed=0)
+        )  # fmt: skip
+        algo = config.build_algo()
+        try:
+            result = algo.train()
+            steps_trained, waiting = algo._steps_trained_on, algo._waiting_updates
+        finally:
+            algo.stop()
+        return result, steps_trained, waiting
+
+    result, steps_trained, waiting = run(4)
+    critic_steps = result["learners"][DEFAULT_MODULE_ID]["num_critic_steps_lifetime"]
+    assert result["num_updates_while_waiting_lifetime"] == waiting > 0
+    assert critic_steps == steps_trained + waiting <= 4 * steps_trained
+    result, steps_trained, waiting = run(None)
+    assert waiting == 0 and result["learners"][DEFAULT_MODULE_ID]["num_critic_steps_lifetime"] == steps_trained

@@ -42,9 +42,10 @@ def test_pendulum_example_passes_as_a_test(ray_session, tune_results):
 
 
 def test_pick_place_example_passes_as_a_test(ray_session, tune_results):
-    grid = example("pick_place").main(["--as-test", "--stop-reward=-3", "--stop-timesteps=6000"])
+    # seed 0: -8.3 / -7.2 / -3.3 / -1.6 at 1,000 / 2,000 / 3,000 / 4,000 env steps (66 s alone)
+    grid = example("pick_place").main(["--as-test", "--stop-reward=-4", "--stop-timesteps=6000"])
     best = grid.get_best_result(metric=RETURN_WINDOWED, mode="max").metrics
-    assert best["env_runners"]["episode_return_windowed"] >= -3
+    assert best["env_runners"]["episode_return_windowed"] >= -4
 
 
 def test_as_test_fails_when_the_windowed_return_is_not_reached(ray_session, tune_results):
