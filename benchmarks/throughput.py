@@ -38,7 +38,7 @@ from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, 
 
 WIDTH, BATCH, M = 256, 256, 2
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-LEARNER_THREADS = CORES  # what HybridSAC's learner takes in a plain driver process (learner_torch_threads=None)
+LEARNER_THREADS = CORES  # what HybridSAC's learner takes in a plain driver process left at torch's default threads
 
 
 @dataclass(frozen=True)

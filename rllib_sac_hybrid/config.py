@@ -226,7 +226,8 @@ class HybridSACConfig(AlgorithmConfig):
             makes an update about 1.3x faster but costs 20-40 s of compiling in each learner process.
         learner_torch_threads: torch intra-op threads of the learner; None = the CPUs Ray assigned
             to the learner's process (a remote learner or a Tune trial), or, for a learner in a
-            plain driver process, all its cores (sampling and learning take turns).
+            plain driver process, the driver's ``torch.get_num_threads()`` (torch's default is
+            every core; sampling and learning take turns).
         env_runner_torch_threads: torch threads of each remote EnvRunner (default 1: its forward
             pass is one small batch per env step).
         learner_collective_timeout_s: with several learners, seconds any collective between them

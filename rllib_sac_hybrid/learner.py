@@ -9,7 +9,6 @@ call (``update.SACUpdater``), each critic step on a fresh batch and followed by 
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -407,7 +406,8 @@ def scale_rewards(batch, scale: float):
 def learner_torch_threads(config) -> int:
     """The learner's torch thread count: ``config.learner_torch_threads``, or else the CPUs Ray
     assigned to this process (a remote learner, a Tune trial), or else - a learner in a plain
-    driver process - every core this process may use.
+    driver process - the process's own torch setting (``torch.get_num_threads()``: torch's
+    default of every core unless the driver chose fewer, e.g. to leave cores to other jobs).
 
     Measured on 2 cores (``benchmarks/throughput.py --threads-study``, 256x256, N=2): the
     update floor runs 37 / 53 critic steps/s on 1 / 2 threads at UTD 1 and 65 / 89 at UTD 20.
@@ -423,7 +423,7 @@ def learner_torch_threads(config) -> int:
             assigned = context.get_assigned_resources().get("CPU", 0)
             if assigned >= 1:
                 return int(assigned)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return torch.get_num_threads()
 
 
 def rng_state() -> dict[str, Any]:
