@@ -290,8 +290,7 @@ class TensorReplayBuffer:
         _check_fits_in_memory(self.capacity, num_frames, self._obs_shapes, layout, self.device)
         # Camera images (uint8 Boxes) stay uint8: a quarter of float32's bytes.
         frames = {
-            k: torch.zeros((num_frames, *shape), dtype=dtype, device=self.device)
-            for k, (shape, dtype) in self._obs_shapes.items()
+            k: _lazy_zeros((num_frames, *shape), dtype, self.device) for k, (shape, dtype) in self._obs_shapes.items()
         }
         self.frames: Observation = frames[None] if None in frames else frames
         self.next_frame = torch.zeros(self.capacity, dtype=torch.int64, device=self.device)
@@ -547,6 +546,16 @@ def _linked(transitions: Mapping, n: int) -> np.ndarray:
     linked = np.array(transitions.get("next_is_next_row", np.zeros(n, dtype=bool)), dtype=bool)
     linked[-1] = False
     return linked
+
+
+def _lazy_zeros(shape: tuple[int, ...], dtype: torch.dtype, device) -> torch.Tensor:
+    """Zeros that take memory only as they are written, on CPU: numpy's zeros come from calloc,
+    whose pages the kernel maps on first write, where ``torch.zeros`` writes every byte at once.
+    A million 64x64 camera frames are 15 GiB resident from the start with ``torch.zeros``
+    (1.5 GiB for 100,000: 0.37 -> 1.86 GiB), and grow with the data this way."""
+    if torch.device(device).type != "cpu":
+        return torch.zeros(shape, dtype=dtype, device=device)
+    return torch.from_numpy(np.zeros(shape, dtype=torch.empty((), dtype=dtype).numpy().dtype))
 
 
 def _check_fits_in_memory(capacity: int, num_frames: int, shapes: Mapping, layout: ActionLayout, device) -> None:
