@@ -10,7 +10,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# The pinned CPU build first: a bare `torch` requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test,bench,tune,optuna,pb2,minari,gym-hil,tensorboard]"
+	$(PY) -m pip install --quiet -e ".[test,bench,tune,optuna,pb2,minari,gym-hil,tensorboard,export]"
 	touch $@
 
 demo: $(VENV)/.installed

@@ -12,7 +12,10 @@ Policies:
   env contract (gym-hil's ``...Keyboard-v0`` / ``...Gamepad-v0`` envs): the env is stepped with a
   neutral action (no motion, gripper "stay") and the recorded action is the
   ``info["teleop_action"]`` the human gave;
-- ``random``: uniform random actions (a baseline, or to test a pipeline).
+- ``random``: uniform random actions (a baseline, or to test a pipeline);
+- ``exported:FILE``: a policy written by ``python -m rllib_sac_hybrid.export`` (TorchScript, or
+  ONNX by its ``.onnx`` suffix), greedy, as it runs on the robot: evaluation runs on hardware
+  recorded with their success labels, for the demonstration replay or a reward classifier.
 
 ``--only-successes`` keeps only the episodes whose last info says ``is_success`` / ``succeed``.
 The files load with ``HybridSACConfig().training(demonstrations=DIR)`` and with RLlib's own
@@ -36,7 +39,8 @@ from rllib_sac_hybrid.callbacks import success_flag
 from rllib_sac_hybrid.cli import json_object
 from rllib_sac_hybrid.demos import write_episodes
 
-POLICIES = ("scripted", "teleop", "random")
+POLICIES = ("scripted", "teleop", "random", "exported:FILE")
+EXPORTED = "exported:"
 Policy = Callable[[gym.Env, Any, dict], Any]
 
 
@@ -96,6 +100,20 @@ def neutral_action(space: gym.Space):
     return space.sample()
 
 
+def exported_policy(env: gym.Env, path: str) -> Policy:
+    """The greedy policy of an exported file; ValueError when it was exported for other spaces."""
+    from rllib_sac_hybrid.export import ExportedPolicy, describe_space
+
+    exported = ExportedPolicy(path)
+    for name, space in (("observation", env.observation_space), ("action", env.action_space)):
+        if describe_space(space) != exported.metadata[f"{name}_space"]:
+            raise ValueError(
+                f"--policy exported:{path} was exported for the {name} space "
+                f"{exported.metadata[f'{name}_space']}, but the env's is {describe_space(space)}."
+            )
+    return lambda env, obs, info: exported(obs)
+
+
 def random_policy(env: gym.Env) -> Policy:
     """Uniform random actions from the env's (seeded) action space."""
     return lambda env, obs, info: env.action_space.sample()
@@ -112,14 +130,15 @@ def record(
     max_attempts: int | None = None,
 ) -> dict:
     """Records ``episodes`` episodes and writes them to ``out``. Returns a summary."""
-    if policy not in POLICIES:
+    if policy not in POLICIES[:-1] and not (policy.startswith(EXPORTED) and len(policy) > len(EXPORTED)):
         raise ValueError(f"--policy={policy!r} is unknown; allowed: {POLICIES}.")
     if not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"--episodes={episodes!r} is invalid; allowed: an integer >= 1.")
     import rllib_sac_hybrid.envs  # noqa: F401  (registers the built-in ids)
 
     env = gym.make(env_id, **(env_config or {}))
-    act = {"scripted": scripted_policy, "teleop": teleop_policy, "random": random_policy}[policy](env)
+    makers = {"scripted": scripted_policy, "teleop": teleop_policy, "random": random_policy}
+    act = exported_policy(env, policy[len(EXPORTED) :]) if policy.startswith(EXPORTED) else makers[policy](env)
     env.action_space.seed(seed)
     kept: list[SingleAgentEpisode] = []
     attempts, successes, steps = 0, 0, 0
@@ -177,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--env", required=True, help="a gymnasium id, e.g. rllib_sac_hybrid/PickPlaceSparse-v0")
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--out", required=True, help="output directory (Parquet files)")
-    parser.add_argument("--policy", default="scripted", choices=POLICIES)
+    parser.add_argument("--policy", default="scripted", help=f"one of {POLICIES}")
     parser.add_argument("--seed", type=int, default=0, help="episode i resets with seed + i")
     parser.add_argument("--env-config", default="{}", help="JSON keyword arguments for gym.make")
     parser.add_argument("--only-successes", action="store_true")
