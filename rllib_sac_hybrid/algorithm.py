@@ -91,6 +91,7 @@ class HybridSAC(Algorithm):
         }
         if self.config.demonstrations is not None:
             self._load_demonstrations()
+        self._warm_start()
         self._runner_shares_weights = self._share_weights_with_local_env_runner()
         self._next_probe_time = 0.0  # of failed EnvRunners (see restore_env_runners)
         self._last_evaluation_return = float("nan")  # see step
@@ -133,6 +134,41 @@ class HybridSAC(Algorithm):
             )
         )
         logger.info("HybridSAC: %d demonstration transitions (%d episodes) loaded.", num, len(episodes))
+
+    def _warm_start(self) -> None:
+        """``initial_policy``, then ``bc_pretrain_steps`` of behaviour cloning, on every learner
+        (several learners average the gradients, so they stay identical); the EnvRunners then
+        act with the result from their first step. A checkpoint restored afterwards replaces it."""
+        config = self.config
+        self.bc_pretrain_summary: dict[str, float] | None = None  # the pretraining's last metrics, seconds
+        if config.initial_policy is None and not config.bc_pretrain_steps:
+            return
+        if config.initial_policy is not None:
+            parts = _first_result(
+                self.learner_group.foreach_learner(
+                    lambda learner, _p=str(config.initial_policy): learner.load_initial_policy(DEFAULT_MODULE_ID, _p)
+                )
+            )
+            logger.info("HybridSAC: %s loaded from initial_policy=%r.", ", ".join(parts), str(config.initial_policy))
+        if config.bc_pretrain_steps:
+            start = time.monotonic()
+            summary = _first_result(
+                self.learner_group.foreach_learner(
+                    lambda learner, _n=config.bc_pretrain_steps: learner.pretrain_from_demonstrations(
+                        DEFAULT_MODULE_ID, _n
+                    )
+                )
+            )
+            self.bc_pretrain_summary = {**summary, "seconds": time.monotonic() - start}
+            logger.info(
+                "HybridSAC: %d behaviour cloning steps in %.1f s: %s.",
+                config.bc_pretrain_steps,
+                self.bc_pretrain_summary["seconds"],
+                ", ".join(f"{k} {v:.3g}" for k, v in summary.items() if k.startswith("bc_")),
+            )
+        self.env_runner_group.sync_weights(
+            from_worker_or_learner_group=self.learner_group, policies=self._module_ids, inference_only=True
+        )
 
     def _share_weights_with_local_env_runner(self) -> bool:
         """With only a local EnvRunner and a local learner (one process), let the runner's module

@@ -95,6 +95,9 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "demonstration_format": "rllib",  # or "minari"
     "online_ratio": 0.5,  # of each batch's rows from the online replay, while the demonstration replay has rows
     "demo_capacity": 100_000,  # transitions the demonstration replay keeps (loaded + interventions)
+    # Warm starts (warm_start.py).
+    "initial_policy": None,  # a HybridSAC checkpoint or state dict file: actor, encoder, discrete critic from it
+    "bc_pretrain_steps": 0,  # behaviour cloning steps on the demonstrations before the first online step
     # Speed.
     "torch_compile": False,  # off by default: +1.3x per update on CPU, but 20-40 s of compiling per process
     "torch_compile_mode": "max-autotune-no-cudagraphs",
@@ -197,6 +200,15 @@ class HybridSACConfig(AlgorithmConfig):
             ``python -m rllib_sac_hybrid.record`` write - or Minari dataset ids with
             ``demonstration_format="minari"``. Transitions a human drove (``info["is_intervention"]``)
             go there too. Online data never does; the demonstration replay is always checkpointed.
+        initial_policy: start the actor, the encoder it reads, the discrete critic and the
+            observation statistics from a HybridSAC checkpoint (an Algorithm's, or an RLModule's
+            in one) or a ``torch.save(module.state_dict())`` file; every tensor must match in name
+            and shape (a ValueError lists the mismatches). The continuous critics start anew.
+        bc_pretrain_steps: before the first online step, this many steps on demonstration batches:
+            behaviour cloning of the actor (log-likelihood of the demonstrated action) and of
+            the discrete critic (cross-entropy of its values as logits), each next to a critic step
+            on the same batch so that online training starts with critics that value the
+            demonstrated actions. Needs ``demonstrations``. 0 (default): none.
         online_ratio: the share of each batch's rows drawn from the online replay, in every UTD step,
             while the demonstration replay holds rows; the rest come from it (RLPD: 0.5). 1 is plain
             online training.
@@ -498,6 +510,23 @@ class HybridSACConfig(AlgorithmConfig):
                 "demonstrations=None for a multi-agent config (interventions, info['is_intervention'], "
                 "still reach each policy's demonstration replay)."
             )
+        _int_at_least("bc_pretrain_steps", self.bc_pretrain_steps, 0)
+        if self.bc_pretrain_steps > 0 and self.demonstrations is None:
+            raise ValueError(
+                f"bc_pretrain_steps={self.bc_pretrain_steps} clones demonstrations, but demonstrations=None; allowed: "
+                "bc_pretrain_steps=0, or demonstrations=<recorded episodes>."
+            )
+        if self.initial_policy is not None:
+            if not isinstance(self.initial_policy, (str, os.PathLike)):
+                raise ValueError(
+                    f"initial_policy={self.initial_policy!r} is invalid; allowed: None, or the path of a HybridSAC "
+                    "checkpoint or of a state dict file."
+                )
+            if self.is_multi_agent:
+                raise ValueError(
+                    f"initial_policy={str(self.initial_policy)!r} with multi_agent(policies={sorted(self.policies)}): "
+                    "which policy it starts is not known; allowed: initial_policy=None for a multi-agent config."
+                )
         if self.is_multi_agent and self.num_learners > 1:
             raise ValueError(
                 f"num_learners={self.num_learners} with multi_agent(policies={sorted(self.policies)}) is not "

@@ -26,7 +26,7 @@ from ray.rllib.utils.metrics import (
 )
 from ray.rllib.utils.typing import ModuleID
 
-from rllib_sac_hybrid import distributed
+from rllib_sac_hybrid import distributed, warm_start
 from rllib_sac_hybrid.observation_normalization import ObservationMoments
 from rllib_sac_hybrid.replay import (
     INTERVENTION_KEY,
@@ -244,6 +244,38 @@ class HybridSACTorchLearner(TorchLearner):
         moments = self._obs_moments[module_id]
         moments.add(transitions["obs"])
         self.module[module_id].unwrapped().obs_normalizer.set_statistics(moments.loc_scale())
+
+    def load_initial_policy(self, module_id: ModuleID, source: str) -> list[str]:
+        """``initial_policy``: the actor, its encoder and the discrete critic from ``source``
+        (``warm_start.load_initial_policy``); returns the parts loaded."""
+        return warm_start.load_initial_policy(self.module[module_id].unwrapped(), source)
+
+    def pretrain_from_demonstrations(self, module_id: ModuleID, steps: int) -> dict[str, float]:
+        """``bc_pretrain_steps``: ``steps`` rounds on demonstration batches only, each a critic
+        step (TD on the demonstrations, both critics, with its Polyak update) and a behaviour
+        cloning step of the actor and discrete critic on the same batch. The critics thus know
+        the demonstrated actions' values when online training starts, and its first actor steps
+        do not undo the cloned policy. Returns the last tenth's mean metrics."""
+        demo = self._demo_replay.get(module_id)
+        if demo is None or len(demo) == 0:
+            raise ValueError(f"bc_pretrain_steps={steps} needs demonstrations; module {module_id!r} has none.")
+        module = self.module[module_id].unwrapped()
+        module.train()
+        updater = self._updaters[module_id]
+        keys, pad = self._image_shift[module_id]
+        scale = self._return_scale[module_id].scale if module_id in self._return_scale else None
+        batch_size = self._batch_sizes[module_id]
+        metrics: list[dict[str, torch.Tensor]] = []
+        for rows in demo.sample_indices(steps, batch_size):
+            batch = demo.gather(rows)
+            batch = shift_images(batch, keys, pad) if keys else batch
+            batch = module.prepare_batch(scale_rewards(batch, scale) if scale is not None else batch)
+            metrics.append(updater.critic_step(batch))
+            updater.polyak_update()
+            metrics.append(updater.behaviour_cloning_step(batch))
+        self._log_round(module_id, metrics, steps_trained=0)
+        self._weights_seq_no += 1
+        return warm_start.summary(metrics)
 
     def updater(self, module_id: ModuleID) -> SACUpdater:
         """The update-loop object of ``module_id``."""

@@ -45,6 +45,8 @@ class SACNetworks(Protocol):
 
     def discrete_q_values(self, latent: torch.Tensor) -> torch.Tensor: ...  # (B, K)
 
+    def action_log_prob(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor: ...  # (B,)
+
     def target_discrete_q_values(self, latent: torch.Tensor) -> torch.Tensor: ...  # (B, K)
 
 
@@ -143,3 +145,29 @@ def temperature_loss(log_alpha: torch.Tensor, log_pi: torch.Tensor, target_entro
     Minimising it raises alpha when the policy's entropy (-log pi) is below the target.
     """
     return (-log_alpha.exp() * (log_pi.detach() + target_entropy)).mean()
+
+
+def behaviour_cloning_loss(nets: SACNetworks, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Warm start on demonstrations (``bc_pretrain_steps``): the demonstrated action's negative
+    log-likelihood under the tanh-Gaussian actor, mean_B -log pi(a_c|s), plus for a hybrid action
+    the cross-entropy of the discrete critic's values taken as logits against the demonstrated
+    index, mean_B -log softmax(Q_d(s))[a_d] (greedy = argmax Q_d then picks the demonstrated
+    choice; DQfD's supervised term on Q has the same aim).
+
+    The critic latent is detached, as in the actor loss: the encoder learns from the critic
+    losses, which run on the same demonstrations meanwhile. Actions at the bounds (scripted
+    controllers saturate) are pulled in to 1 - 1e-3, where atanh is 3.8, not infinite.
+    """
+    with torch.no_grad():
+        critic_latent = nets.encode(batch.obs)
+    action = batch.action.clamp(-1.0 + 1e-3, 1.0 - 1e-3)
+    log_likelihood = nets.action_log_prob(nets.actor_latent(batch.obs, critic_latent), action)
+    loss = -log_likelihood.mean()
+    info = {"bc_log_likelihood": log_likelihood.detach().mean()}
+    if batch.discrete_action is not None and getattr(nets, "has_discrete_critic", False):
+        logits = nets.discrete_q_values(critic_latent)
+        cross_entropy = torch.nn.functional.cross_entropy(logits, batch.discrete_action)
+        loss = loss + cross_entropy
+        info["bc_discrete_cross_entropy"] = cross_entropy.detach()
+        info["bc_discrete_accuracy"] = (logits.argmax(-1) == batch.discrete_action).float().mean()
+    return loss, info

@@ -30,6 +30,7 @@ from rllib_sac_hybrid.networks import (
     TanhGaussianActor,
     images_to_float,
     resolve_backbone,
+    squashed_gaussian_log_prob,
 )
 from rllib_sac_hybrid.observation_normalization import ObservationNormalizer
 from rllib_sac_hybrid.spaces import ActionLayout, flatten_observation, image_shapes, observation_dims
@@ -278,6 +279,11 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
     def sample_action(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Reparameterised action (B, A) in (-1, 1) and log pi (B,)."""
         return self.actor.sample(latent)
+
+    def action_log_prob(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """log pi(a|s) (B,) of given actions (B, A) strictly inside (-1, 1)."""
+        mean, std = self.actor(latent)
+        return squashed_gaussian_log_prob(torch.atanh(action), mean, std)
 
     def q_values(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """All N online heads, (N, B)."""

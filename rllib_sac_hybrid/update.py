@@ -245,6 +245,15 @@ class SACUpdater:
             "entropy": -log_pi.detach().mean(),
         }
 
+    def behaviour_cloning_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """One step of ``losses.behaviour_cloning_loss`` on the actor (and the discrete critic)."""
+        loss, metrics = losses.behaviour_cloning_loss(self.module, batch)
+        names = ["actor"] + (["discrete_critic"] if self.module.has_discrete_critic else [])
+        for name, (norm, skipped) in zip(names, self._step(names, loss)):
+            metrics[f"bc_{name}_grad_norm"] = norm
+            metrics[f"bc_{name}_steps_skipped"] = skipped
+        return metrics
+
     def _policy_losses(self, obs, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The actor loss, the temperature loss and log pi (compiled when asked)."""
         s = self.settings
