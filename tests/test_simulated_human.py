@@ -76,12 +76,53 @@ def test_interventions_come_in_blocks_and_fade_out():
     assert whole and all(n % 5 == 0 for n in whole), whole
 
 
+def test_on_error_the_human_takes_over_only_after_the_policy_strays():
+    """trigger="on_error": a policy that does what the expert would is never interrupted; one that
+    strays is, after ``patience`` wrong steps in a row, for ``intervention_steps`` steps."""
+    env = SimulatedHuman(
+        PickPlaceEnv(), trigger="on_error", intervention_prob=1.0, intervention_steps=4, patience=3, decay_steps=10**6
+    )
+    env.reset(seed=0)
+    for _ in range(25):  # the expert's own action: never wrong
+        _, _, terminated, truncated, info = env.step(env.unwrapped.scripted_action())
+        assert info["is_intervention"] is False
+        if terminated or truncated:
+            env.reset()
+    env.reset(seed=1)
+    flags = []
+    for _ in range(14):  # a policy that never moves and keeps the gripper on "stay"
+        _, _, terminated, truncated, info = env.step(neutral(env))
+        flags.append(info["is_intervention"])
+        if terminated or truncated:
+            break
+    # 2 wrong steps pass; at the 3rd the human takes over for 4; then 2 more, and again (the
+    # expert then finishes the task within the second takeover, at the 11th step).
+    assert flags[:10] == [False, False, True, True, True, True, False, False, True, True], flags
+
+
+def test_action_discrepancy():
+    import gymnasium as gym
+
+    from rllib_sac_hybrid.envs.simulated_human import action_discrepancy
+
+    tuple_space = gym.spaces.Tuple((gym.spaces.Box(-1.0, 1.0, (2,)), gym.spaces.Discrete(3)))
+    assert action_discrepancy(tuple_space, (np.array([0.0, 0.5]), 1), (np.array([0.0, -0.5]), 1)) == 0.5
+    assert action_discrepancy(tuple_space, (np.zeros(2), 1), (np.zeros(2), 2)) == 1.0
+    flat = gym.spaces.Box(np.array([-1.0, -1.0, 0.0]), np.array([1.0, 1.0, 2.0]))  # gym-hil: gripper index last
+    assert action_discrepancy(flat, np.array([0.0, 0.0, 1.0]), np.array([0.1, 0.0, 2.0])) == 0.5
+    dict_space = gym.spaces.Dict({"arm": gym.spaces.Box(-2.0, 2.0, (1,)), "grip": gym.spaces.Discrete(2)})
+    assert action_discrepancy(dict_space, {"arm": [1.0], "grip": 0}, {"arm": [-1.0], "grip": 0}) == 0.5
+
+
 @pytest.mark.parametrize(
     "settings,field",
     [
         ({"intervention_prob": 1.5}, "intervention_prob"),
         ({"intervention_steps": 0}, "intervention_steps"),
         ({"decay_steps": 0}, "decay_steps"),
+        ({"trigger": "sometimes"}, "trigger='sometimes' is unknown; allowed"),
+        ({"error_threshold": 0.0}, "error_threshold"),
+        ({"patience": 0}, "patience"),
     ],
 )
 def test_bad_settings_name_the_field(settings, field):
