@@ -38,6 +38,8 @@ import argparse
 import csv
 import hashlib
 import math
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -104,7 +106,13 @@ def demo_dir(task: str, args: argparse.Namespace) -> str:
     digest = hashlib.sha1(repr(sorted(config.items())).encode()).hexdigest()[:8]
     path = RESULTS / f"demos_{task}_{args.demos}_{digest}"
     if not path.is_dir():
-        summary = record(TASKS[task], args.demos, str(path), "scripted", seed=10_000, env_config=config)
+        # Recorded aside and renamed when complete: runs started together must not read a half-written folder.
+        partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
+        summary = record(TASKS[task], args.demos, str(partial), "scripted", seed=10_000, env_config=config)
+        try:
+            partial.rename(path)
+        except OSError:  # another run finished first: its recording is the same (same seed)
+            shutil.rmtree(partial, ignore_errors=True)
         print(f"recorded {summary['episodes']} scripted demonstrations, {summary['steps']} steps, in {path}")
     return str(path)
 
