@@ -95,6 +95,10 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "demonstration_format": "rllib",  # or "minari"
     "online_ratio": 0.5,  # of each batch's rows from the online replay, while the demonstration replay has rows
     "demo_capacity": 100_000,  # transitions the demonstration replay keeps (loaded + interventions)
+    # A learned reward (reward.py): a success classifier on the observations, run in each EnvRunner.
+    "reward_classifier": None,  # a file of python -m rllib_sac_hybrid.reward train
+    "reward_classifier_threshold": None,  # None: the file's (best F1 on its validation frames); or a probability
+    "reward_classifier_mode": "replace",  # or "add": the classifier's 1.0 / 0.0 on top of the env's reward
     # Warm starts (warm_start.py).
     "initial_policy": None,  # a HybridSAC checkpoint or state dict file: actor, encoder, discrete critic from it
     "bc_pretrain_steps": 0,  # behaviour cloning steps on the demonstrations before the first online step
@@ -200,6 +204,12 @@ class HybridSACConfig(AlgorithmConfig):
             ``python -m rllib_sac_hybrid.record`` write - or Minari dataset ids with
             ``demonstration_format="minari"``. Transitions a human drove (``info["is_intervention"]``)
             go there too. Online data never does; the demonstration replay is always checkpointed.
+        reward_classifier: a success classifier file (``python -m rllib_sac_hybrid.reward
+            train``): every EnvRunner computes the reward from it, batched over its sub-envs, and
+            sets ``info["is_success"]`` (the env's own flag stays as ``info["env_is_success"]``).
+            ``reward_classifier_threshold``: the probability from which a frame counts as
+            success (None: the file's, chosen for the best F1 on its validation frames);
+            ``reward_classifier_mode``: "replace" the env's reward by 1.0 / 0.0, or "add" it.
         initial_policy: start the actor, the encoder it reads, the discrete critic and the
             observation statistics from a HybridSAC checkpoint (an Algorithm's, or an RLModule's
             in one) or a ``torch.save(module.state_dict())`` file; every tensor must match in name
@@ -509,6 +519,26 @@ class HybridSACConfig(AlgorithmConfig):
                 "recorded episodes are single-agent, and which policy each belongs to is not known; allowed: "
                 "demonstrations=None for a multi-agent config (interventions, info['is_intervention'], "
                 "still reach each policy's demonstration replay)."
+            )
+        if self.reward_classifier is not None:
+            if not isinstance(self.reward_classifier, (str, os.PathLike)) or not os.path.isfile(self.reward_classifier):
+                raise ValueError(
+                    f"reward_classifier={self.reward_classifier!r} is not a file; allowed: None, or a file of "
+                    "python -m rllib_sac_hybrid.reward train."
+                )
+            if self.is_multi_agent:
+                raise ValueError(
+                    "reward_classifier with multi_agent(...): not supported; allowed: reward_classifier=None."
+                )
+        threshold = self.reward_classifier_threshold
+        if threshold is not None and (not isinstance(threshold, (int, float)) or not 0 < threshold < 1):
+            raise ValueError(
+                f"reward_classifier_threshold={threshold!r} is invalid; allowed: None (the file's) or a number "
+                "in (0, 1)."
+            )
+        if self.reward_classifier_mode not in ("replace", "add"):
+            raise ValueError(
+                f"reward_classifier_mode={self.reward_classifier_mode!r} is unknown; allowed: ('replace', 'add')."
             )
         _int_at_least("bc_pretrain_steps", self.bc_pretrain_steps, 0)
         if self.bc_pretrain_steps > 0 and self.demonstrations is None:

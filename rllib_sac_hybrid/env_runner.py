@@ -30,6 +30,16 @@ class _HybridSACRunnerParts:
 
     def make_env(self) -> None:
         super().make_env()
+        if self.env is not None and getattr(self.config, "reward_classifier", None) is not None:
+            from rllib_sac_hybrid.reward import RewardClassifierVectorWrapper
+
+            # In this runner's process, on its CPU: one batched forward over the sub-envs a step.
+            self.env = RewardClassifierVectorWrapper(
+                self.env,
+                self.config.reward_classifier,
+                threshold=self.config.reward_classifier_threshold,
+                mode=self.config.reward_classifier_mode,
+            )
         if self.env is not None and self._seed is not None:
             self._seed_action_spaces()
 
