@@ -1,5 +1,5 @@
-"""Demonstrations: recorded episodes in RLlib's offline format, written and read with Ray Data,
-and Minari datasets (optional extra).
+"""Demonstrations: recorded episodes in RLlib's offline format (local directories with pyarrow,
+remote URIs such as ``s3://`` with Ray Data), and Minari datasets (optional extra).
 
 RLlib's format is what ``config.offline_data(output=DIR, output_write_episodes=True)`` writes:
 Parquet files under DIR with one column, ``item``, each row one episode (or a chunk of one) as
@@ -10,6 +10,7 @@ Parquet files under DIR with one column, ``item``, each row one episode (or a ch
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterable, Sequence
 
 import gymnasium as gym
@@ -30,10 +31,23 @@ def write_episodes(episodes: Iterable[SingleAgentEpisode], path: str) -> int:
     import msgpack
     import msgpack_numpy as mnp
 
-    packed = [{ITEM_COLUMN: msgpack.packb(episode.get_state(), default=mnp.encode)} for episode in episodes]
+    packed = [msgpack.packb(episode.get_state(), default=mnp.encode) for episode in episodes]
     if not packed:
         raise ValueError(f"no episodes to write to {path!r}")
-    ray.data.from_items(packed).write_parquet(path)
+    if _is_uri(path):  # s3://, gs://, ...: Ray Data's filesystems
+        ray.data.from_items([{ITEM_COLUMN: item} for item in packed]).write_parquet(path)
+        return len(packed)
+    # A local directory: one Parquet file written by pyarrow. Ray Data would start an executor and
+    # tasks for it (8-20 s here) to write what takes milliseconds. A new file next to any already
+    # there, as Ray Data does, so that recording twice into one directory appends.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    os.makedirs(path, exist_ok=True)
+    table = pa.table({ITEM_COLUMN: pa.array(packed, type=pa.binary())})
+    final = os.path.join(path, f"episodes_{uuid.uuid4().hex}.parquet")
+    pq.write_table(table, final + ".tmp")
+    os.replace(final + ".tmp", final)  # readers never see a half-written file
     return len(packed)
 
 
@@ -58,12 +72,12 @@ def _read_rllib(path: str) -> list[SingleAgentEpisode]:
     import msgpack
     import msgpack_numpy as mnp
 
-    _check_exists(path)
+    if not _is_uri(path):
+        _check_exists(path)
     try:
         # One path, not a list of files: Ray Data resolves a list in threads, which race on a failing
         # optional import (fsspec's http filesystem without aiohttp) and then raise ImportError.
-        dataset = ray.data.read_parquet(path)
-        rows = dataset.take_all()
+        rows = ray.data.read_parquet(path).take_all() if _is_uri(path) else _read_local_parquet(path)
     except Exception as error:  # pyarrow / Ray Data errors: not Parquet, unreadable
         raise ValueError(
             f"demonstrations {path!r} could not be read as Parquet ({type(error).__name__}: {error}); allowed: "
@@ -87,6 +101,33 @@ def _read_rllib(path: str) -> list[SingleAgentEpisode]:
                 f"({type(error).__name__}: {error}); allowed: RLlib's recorded episodes."
             ) from error
     return episodes
+
+
+def _is_uri(path: str) -> bool:
+    """A remote location (``s3://bucket/demos``) rather than a local path."""
+    return "://" in path and not path.startswith("file://")
+
+
+def _read_local_parquet(path: str) -> list[dict]:
+    """The rows of a local Parquet file or directory, read in this process with pyarrow (Ray Data
+    takes seconds to start its executor for what pyarrow reads in milliseconds). Files whose names
+    start with "." or "_" are skipped, as Ray Data and Spark do."""
+    import pyarrow.parquet as pq
+
+    path = path.removeprefix("file://")
+    if os.path.isdir(path):
+        files = sorted(
+            os.path.join(root, name)
+            for root, _, names in os.walk(path)
+            for name in names
+            if not name.startswith((".", "_")) and not name.endswith(".tmp")
+        )
+    else:
+        files = [path]
+    rows: list[dict] = []
+    for file in files:
+        rows += pq.read_table(file).to_pylist()
+    return rows
 
 
 def _check_exists(path: str) -> None:
