@@ -295,3 +295,21 @@ def test_teleop_recording_keeps_what_the_human_did(ray_session, tmp_path):
     )
     assert transitions["is_intervention"].all()
     assert set(transitions["discrete_action"].tolist()) >= {0, 2}  # the human closed and opened the gripper
+
+
+def test_writing_twice_into_a_directory_appends_and_half_written_files_are_skipped(ray_session, tmp_path, demo_dir):
+    """Local directories are written and read by pyarrow in this process: a second write adds a
+    file next to the first (as Ray Data does), and a file still being written (``.tmp``) or a hidden
+    one is not read."""
+    from rllib_sac_hybrid.demos import write_episodes
+
+    episodes = read_episodes(demo_dir)
+    out = str(tmp_path / "out")
+    assert write_episodes(episodes[:2], out) == 2 and write_episodes(episodes[2:3], out) == 1
+    (tmp_path / "out" / "episodes_partial.parquet.tmp").write_bytes(b"half a file")
+    (tmp_path / "out" / "_SUCCESS").write_text("")
+    read = read_episodes(out)
+    assert sorted(e.id_ for e in read) == sorted(e.id_ for e in episodes[:3])
+    for a, b in zip(sorted(read, key=lambda e: e.id_), sorted(episodes[:3], key=lambda e: e.id_), strict=True):
+        np.testing.assert_array_equal(a.get_observations(), b.get_observations())
+        np.testing.assert_array_equal(a.get_rewards(), b.get_rewards())
