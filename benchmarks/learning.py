@@ -52,6 +52,7 @@ from rllib_sac_hybrid.envs import (
     GRASP_CARRY_ID,
     GYM_HIL_PICK_CUBE_ID,
     PICK_PLACE_ID,
+    PICK_PLACE_PIXELS_ID,
     PICK_PLACE_SPARSE_ID,
     PICK_PLACE_TRAINING,
 )
@@ -62,11 +63,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = {
     "pick-place": PICK_PLACE_ID,
     "pick-place-sparse": PICK_PLACE_SPARSE_ID,
+    "pick-place-pixels": PICK_PLACE_PIXELS_ID,
     "grasp-carry": GRASP_CARRY_ID,
     "pendulum": "Pendulum-v1",
     "gym-hil-pick-cube": GYM_HIL_PICK_CUBE_ID,
 }
-TASK_ENV_CONFIG = {"gym-hil-pick-cube": {"reward_type": "sparse"}}  # --env-config keys win
+# --env-config keys win. The pixel task: sparse, its camera at 32x32 (4x fewer pixels than its default 64).
+TASK_ENV_CONFIG = {
+    "gym-hil-pick-cube": {"reward_type": "sparse"},
+    "pick-place-pixels": {"reward_type": "sparse", "image_size": 32},
+}
 TASK_SPACES = {"gym-hil-pick-cube": {"discrete_action_in_last_dim": True}}  # the action layout, not tuning
 FIELDS = ("settings", "seed", "env_steps", "seconds", "train_return", "train_success", "greedy_return",
           "greedy_success", "intervention_rate", "temperature", "entropy")  # fmt: skip

@@ -99,6 +99,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "reward_classifier": None,  # a file of python -m rllib_sac_hybrid.reward train
     "reward_classifier_threshold": None,  # None: the file's (best F1 on its validation frames); or a probability
     "reward_classifier_mode": "replace",  # or "add": the classifier's 1.0 / 0.0 on top of the env's reward
+    "reward_classifier_terminates": True,  # a classified success ends the episode (a real robot has no other end)
     # Warm starts (warm_start.py).
     "initial_policy": None,  # a HybridSAC checkpoint or state dict file: actor, encoder, discrete critic from it
     "bc_pretrain_steps": 0,  # behaviour cloning steps on the demonstrations before the first online step
@@ -210,6 +211,9 @@ class HybridSACConfig(AlgorithmConfig):
             ``reward_classifier_threshold``: the probability from which a frame counts as
             success (None: the file's, chosen for the best F1 on its validation frames);
             ``reward_classifier_mode``: "replace" the env's reward by 1.0 / 0.0, or "add" it.
+            ``reward_classifier_terminates``: a frame classified as success ends the episode
+            (``terminated``), as HIL-SERL's and LeRobot's classifier wrappers do; the env's own
+            terminations stay.
         initial_policy: start the actor, the encoder it reads, the discrete critic and the
             observation statistics from a HybridSAC checkpoint (an Algorithm's, or an RLModule's
             in one) or a ``torch.save(module.state_dict())`` file; every tensor must match in name
@@ -539,6 +543,11 @@ class HybridSACConfig(AlgorithmConfig):
         if self.reward_classifier_mode not in ("replace", "add"):
             raise ValueError(
                 f"reward_classifier_mode={self.reward_classifier_mode!r} is unknown; allowed: ('replace', 'add')."
+            )
+        if not isinstance(self.reward_classifier_terminates, bool):
+            raise ValueError(
+                f"reward_classifier_terminates={self.reward_classifier_terminates!r} is invalid; "
+                "allowed: True or False."
             )
         _int_at_least("bc_pretrain_steps", self.bc_pretrain_steps, 0)
         if self.bc_pretrain_steps > 0 and self.demonstrations is None:

@@ -39,6 +39,7 @@ class _HybridSACRunnerParts:
                 self.config.reward_classifier,
                 threshold=self.config.reward_classifier_threshold,
                 mode=self.config.reward_classifier_mode,
+                terminate=self.config.reward_classifier_terminates,
             )
         if self.env is not None and self._seed is not None:
             self._seed_action_spaces()

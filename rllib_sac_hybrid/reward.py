@@ -358,13 +358,19 @@ def load_classifier(path: str | Path, observation_space: gym.Space | None = None
 class RewardClassifierVectorWrapper(gym.vector.VectorWrapper):
     """A vector env whose reward and success flag come from a ``SuccessClassifier``: one batched
     forward over all sub-envs per step. ``mode="replace"``: reward = 1.0 where the probability
-    is at least ``threshold``, else 0.0; ``"add"``: that plus the env's reward. Each step's info
+    is at least ``threshold``, else 0.0; ``"add"``: that plus the env's reward. ``terminate``: a
+    classified success also ends that sub-env's episode (``terminated``). Each step's info
     gets ``is_success`` (the classifier's), ``env_is_success`` (the env's own flag, if it has
     one) and ``reward_classifier_probability``. Infos as a list of dicts (RLlib's
     ``DictInfoToList``) or gymnasium's dict of arrays both work."""
 
     def __init__(
-        self, env: gym.vector.VectorEnv, path: str | Path, threshold: float | None = None, mode: str = "replace"
+        self,
+        env: gym.vector.VectorEnv,
+        path: str | Path,
+        threshold: float | None = None,
+        mode: str = "replace",
+        terminate: bool = True,
     ) -> None:
         super().__init__(env)
         if mode not in MODES:
@@ -373,7 +379,22 @@ class RewardClassifierVectorWrapper(gym.vector.VectorWrapper):
             raise ValueError(f"reward_classifier_threshold={threshold!r} is invalid; allowed: a number in (0, 1).")
         self.classifier = load_classifier(path, env.single_observation_space)
         self.threshold = float(threshold if threshold is not None else self.classifier.threshold)
-        self.mode = mode
+        self.mode, self.terminate = mode, terminate
+        if terminate:
+            # Ending a sub-env's episode from outside: a SyncVectorEnv in next-step autoreset mode
+            # (RLlib's default) resets a sub-env on the step after the one it marks done. An async
+            # vector env keeps that mark in its worker processes, out of reach.
+            inner = env.unwrapped
+            if not (
+                isinstance(inner, gym.vector.SyncVectorEnv)
+                and getattr(inner, "autoreset_mode", None) == gym.vector.AutoresetMode.NEXT_STEP
+                and isinstance(getattr(inner, "_autoreset_envs", None), np.ndarray)
+            ):
+                raise ValueError(
+                    "reward_classifier_terminates=True needs a gymnasium SyncVectorEnv with next-step autoreset "
+                    f"(RLlib's default, gym_env_vectorize_mode='sync'), not {type(inner).__name__}; allowed with "
+                    "other vector envs: reward_classifier_terminates=False."
+                )
         self._starting = np.zeros(self.num_envs, dtype=bool)  # next-step autoreset: this step only resets
 
     def step(self, actions):
@@ -383,6 +404,11 @@ class RewardClassifierVectorWrapper(gym.vector.VectorWrapper):
         success = (probability >= self.threshold) & ~self._starting
         learned = success.astype(np.float32)
         reward = np.where(self._starting, reward, learned if self.mode == "replace" else reward + learned)
+        if self.terminate:
+            ended = success & ~(np.asarray(terminated) | np.asarray(truncated))
+            terminated = np.asarray(terminated) | success
+            # The sub-env resets on its next step, as after an end of its own.
+            self.env.unwrapped._autoreset_envs |= ended
         self._starting = np.asarray(terminated) | np.asarray(truncated)
         if isinstance(infos, list):
             for i, info in enumerate(infos):

@@ -185,6 +185,7 @@ def test_every_setting_has_a_training_setter():
         "reward_classifier": __file__,  # validate() only checks that the file exists
         "reward_classifier_threshold": 0.7,
         "reward_classifier_mode": "add",
+        "reward_classifier_terminates": False,
         "initial_policy": "runs/ckpt",  # read when the algorithm is built, not by validate()
         "bc_pretrain_steps": 100,
         "image_backbone": "torchvision.models:resnet18",

@@ -69,7 +69,11 @@ def test_the_wrapper_replaces_or_adds_the_reward_batched_over_the_sub_envs(class
     model = load_classifier(path)
     for mode in ("replace", "add"):
         env = RewardClassifierVectorWrapper(
-            gym.vector.SyncVectorEnv([lambda: gym.make(envs.PICK_PLACE_ID)] * 3), path, threshold=0.5, mode=mode
+            gym.vector.SyncVectorEnv([lambda: gym.make(envs.PICK_PLACE_ID)] * 3),
+            path,
+            threshold=0.5,
+            mode=mode,
+            terminate=False,  # the twin must run the same episodes
         )
         twin = gym.vector.SyncVectorEnv([lambda: gym.make(envs.PICK_PLACE_ID)] * 3)  # the env's own rewards
         env.reset(seed=0)
@@ -90,6 +94,32 @@ def test_the_wrapper_replaces_or_adds_the_reward_batched_over_the_sub_envs(class
             previous_done = terminated | truncated
         env.close()
         twin.close()
+
+
+def test_a_classified_success_ends_the_episode_and_the_sub_env_resets_on_its_next_step(classifier):
+    """With a threshold every frame passes, each step is a success: the episode ends there
+    (terminated), the next step resets that sub-env (reward 0, a fresh episode), as the vector
+    env does after an end of its own."""
+    path, _ = classifier
+    env = RewardClassifierVectorWrapper(
+        gym.vector.SyncVectorEnv([lambda: gym.make(envs.PICK_PLACE_ID)] * 2), path, threshold=1e-9
+    )
+    env.reset(seed=0)
+    inner = [sub.unwrapped for sub in env.unwrapped.envs]
+    for step in range(6):
+        _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        ending = step % 2 == 0  # steps 0, 2, 4 are successes; 1, 3, 5 are the resets after them
+        np.testing.assert_array_equal(terminated, [ending] * 2)
+        np.testing.assert_array_equal(reward, [1.0 if ending else 0.0] * 2)
+        np.testing.assert_array_equal(info["is_success"], [ending] * 2)
+        assert [sub._t for sub in inner] == [1 if ending else 0] * 2, step  # the env's own step counter
+        assert not truncated.any()
+    with pytest.raises(ValueError, match="reward_classifier_terminates=True needs a gymnasium SyncVectorEnv"):
+        RewardClassifierVectorWrapper(
+            gym.vector.SyncVectorEnv([lambda: gym.make(envs.PICK_PLACE_ID)], autoreset_mode="SameStep"), path
+        )
+    with pytest.raises(ValueError, match="reward_classifier_terminates='yes' is invalid"):
+        HybridSACConfig().environment(envs.PICK_PLACE_ID).training(reward_classifier_terminates="yes").validate()
 
 
 def test_a_pixel_classifier_trains_and_the_cli_writes_it(ray_session, tmp_path):
