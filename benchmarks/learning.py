@@ -40,6 +40,7 @@ import hashlib
 import math
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -123,12 +124,13 @@ def demo_dir(task: str, args: argparse.Namespace) -> str:
     return str(path)
 
 
-def run(task: str, settings: str, seed: int, args: argparse.Namespace, overrides: dict) -> list[dict]:
+def run(task: str, settings: str, seed: int, args: argparse.Namespace, overrides: dict, rows: list[dict]) -> None:
+    """Trains one run, appending a row to ``rows`` per iteration (kept if the run is stopped)."""
     algo = make_config(task, settings, seed, overrides, args).build_algo()
     label = (
         settings + (f" + {args.demos} demos" if args.demos else "") + "".join(f" {k}={v}" for k, v in overrides.items())
     )
-    rows, start, next_eval = [], time.monotonic(), args.eval_every
+    start, next_eval = time.monotonic(), args.eval_every
     try:
         while True:
             result = algo.train()
@@ -166,7 +168,7 @@ def run(task: str, settings: str, seed: int, args: argparse.Namespace, overrides
                     path = RESULTS / "checkpoints" / f"{task}_{label.replace(' ', '_').replace(':', '-')}_seed{seed}"
                     algo.save_to_path(str(path.resolve()))
                     print(f"saved the final algorithm to {path}")
-                return rows
+                return
     finally:
         algo.stop()
 
@@ -248,11 +250,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     torch.set_num_threads(args.threads)
     RESULTS.mkdir(exist_ok=True)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    rows = []
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill PID stops it as Ctrl-C does
+    rows: list[dict] = []
     try:
         for settings in args.settings:
             for seed in args.seeds:
-                rows += run(args.task, settings, seed, args, overrides)
+                run(args.task, settings, seed, args, overrides, rows)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the curves so far are still written
+        print(f"stopped after {len(rows)} iterations; writing what was measured", flush=True)
     finally:
         ray.shutdown()
     report(rows, args)
@@ -271,6 +276,9 @@ def read_rows(path: Path) -> list[dict]:
 def report(rows: list[dict], args: argparse.Namespace) -> None:
     """Writes the table and the curves, and prints per run when training and greedy success
     first reached the target, from when training success held it, and the final figures."""
+    if not rows:
+        print("no iteration finished: nothing to write")
+        return
     stem = RESULTS / f"learning_{args.task}{'_' + args.tag if args.tag else ''}"
     with open(f"{stem}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=FIELDS)
