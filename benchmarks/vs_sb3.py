@@ -1,0 +1,192 @@
+"""Wall clock to a solved task: HybridSAC against Stable-Baselines3's SAC, run back to back.
+
+    python benchmarks/vs_sb3.py                                   # Pendulum and pick-and-place, seed 0
+    python benchmarks/vs_sb3.py --tasks pendulum --seeds 0 1 2 --hybrid defaults preset:droq
+
+Both systems train on the same env in this process, with the same torch threads, until the same
+criterion first holds: the mean of the last 10 finished training episodes reaches the task's
+target (Pendulum-v1: return -200; the built-in pick-and-place: success rate 0.8). Each run's clock
+starts when its algorithm is built (``build_algo()`` / ``SAC(...)``) and stops at the episode
+end that meets the criterion; Ray's start-up is not counted.
+
+- SB3 (``stable-baselines3``, in the ``bench`` extra): Pendulum with rl-zoo's settings
+  (``learning_rate=1e-3``, the rest SB3's defaults); pick-and-place with SB3's defaults. SB3 has
+  no hybrid actions, so its pick-and-place action is a 3-dim Box whose last component is
+  thresholded into the gripper's three choices (< -1/3, between, > 1/3).
+- HybridSAC: ``HybridSACConfig()`` with only the env set (``defaults``), or a preset
+  (``preset:<name>``), sampling in the driver (no remote runner), as SB3 does.
+
+Prints env steps and seconds to the target per run and the ratio of wall times; writes
+``benchmarks/results/vs_sb3.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import time
+from collections import deque
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import ray
+import torch
+
+import rllib_sac_hybrid.envs as envs
+from rllib_sac_hybrid import HybridSACConfig
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# task: (env id, the windowed metric, its target, env steps at most)
+TASKS = {
+    "pendulum": ("Pendulum-v1", "return", -200.0, 20_000),
+    "pick-place": (envs.PICK_PLACE_ID, "success", 0.8, 40_000),
+}
+WINDOW = 10
+SB3_SETTINGS = {"pendulum": {"learning_rate": 1e-3}, "pick-place": {}}  # rl-zoo's Pendulum; SB3's defaults
+
+
+class ThresholdedGripper(gym.ActionWrapper):
+    """The built-in task's (Box(2), Discrete(3)) action as one Box(3) for SB3: the last component
+    picks the gripper's choice by thirds of [-1, 1]."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        motion, _ = env.action_space
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (motion.shape[0] + 1,), np.float32)
+
+    def action(self, action: np.ndarray):
+        choice = 0 if action[-1] < -1 / 3 else 2 if action[-1] > 1 / 3 else 1
+        return np.asarray(action[:-1], np.float32), choice
+
+
+def run_sb3(task: str, seed: int, threads: int) -> dict:
+    from stable_baselines3 import SAC
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    env_id, metric, target, max_steps = TASKS[task]
+    env = gym.make(env_id)
+    if task == "pick-place":
+        env = ThresholdedGripper(env)
+    torch.set_num_threads(threads)
+
+    class Criterion(BaseCallback):
+        """Stops at the first episode end where the last ``WINDOW`` episodes meet the target."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.returns: deque[float] = deque(maxlen=WINDOW)
+            self.successes: deque[float] = deque(maxlen=WINDOW)
+            self.running, self.reached, self.curve = 0.0, None, []
+
+        def _on_step(self) -> bool:
+            self.running += float(self.locals["rewards"][0])
+            if not self.locals["dones"][0]:
+                return True
+            info = self.locals["infos"][0]
+            self.returns.append(self.running)
+            self.successes.append(float(bool(info.get("is_success", False))))
+            self.running = 0.0
+            value = np.mean(self.returns if metric == "return" else self.successes)
+            self.curve.append((self.num_timesteps, float(value), time.monotonic() - start))
+            if len(self.returns) == WINDOW and value >= target:
+                self.reached = (self.num_timesteps, time.monotonic() - start)
+                return False
+            return True
+
+    start = time.monotonic()
+    model = SAC("MlpPolicy", env, seed=seed, verbose=0, **SB3_SETTINGS[task])
+    criterion = Criterion()
+    model.learn(total_timesteps=max_steps, callback=criterion)
+    return _summary("SB3 SAC", task, seed, criterion.reached, criterion.curve, time.monotonic() - start)
+
+
+def run_hybrid(task: str, settings: str, seed: int, threads: int) -> dict:
+    env_id, metric, target, max_steps = TASKS[task]
+    config = HybridSACConfig().environment(env_id)
+    if settings.startswith("preset:"):
+        config = config.preset(settings.split(":", 1)[1])
+    elif settings != "defaults":
+        raise ValueError(f"--hybrid {settings!r} is unknown; allowed: defaults or preset:<name>")
+    config = (
+        config.training(learner_torch_threads=threads)
+        .env_runners(num_env_runners=0)
+        # Checked every 200 env steps (one Pendulum episode); the windowed metrics span iterations.
+        .reporting(min_sample_timesteps_per_iteration=200, metrics_num_episodes_for_smoothing=WINDOW)
+        .debugging(seed=seed)
+    )
+    key = "episode_return_windowed" if metric == "return" else "episode_success_rate_windowed"
+    torch.set_num_threads(threads)
+    start = time.monotonic()
+    algo = config.build_algo()
+    reached, curve = None, []
+    try:
+        while True:
+            result = algo.train()
+            steps = int(result["num_env_steps_sampled_lifetime"])
+            runners = result["env_runners"]
+            value = float(runners.get(key, math.nan))
+            curve.append((steps, value, time.monotonic() - start))
+            if runners.get("num_episodes_lifetime", 0) >= WINDOW and value >= target:
+                reached = (steps, time.monotonic() - start)
+                break
+            if steps >= max_steps:
+                break
+    finally:
+        algo.stop()
+    return _summary(f"HybridSAC {settings}", task, seed, reached, curve, time.monotonic() - start)
+
+
+def _summary(system: str, task: str, seed: int, reached, curve, seconds: float) -> dict:
+    steps, wall = reached if reached else (math.nan, math.nan)
+    label = f"{steps:,} env steps, {wall:.1f} s" if reached else f"not reached in {curve[-1][0]:,} env steps"
+    print(f"{task} {system} seed {seed}: {label} ({seconds:.1f} s in all)", flush=True)
+    return {"task": task, "system": system, "seed": seed, "env_steps": steps, "seconds": wall, "curve": curve}
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["pendulum", "pick-place"])
+    parser.add_argument("--hybrid", nargs="+", default=["defaults"], help="defaults or preset:<name>")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of both systems")
+    parser.add_argument("--no-sb3", action="store_true", help="HybridSAC only")
+    args = parser.parse_args(argv)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    runs = []
+    try:
+        for task in args.tasks:
+            for seed in args.seeds:
+                if not args.no_sb3:
+                    runs.append(run_sb3(task, seed, args.threads))
+                runs += [run_hybrid(task, settings, seed, args.threads) for settings in args.hybrid]
+    finally:
+        ray.shutdown()
+    report(runs, args.threads)
+    return runs
+
+
+def report(runs: list[dict], threads: int) -> None:
+    print(f"\nTo the target (mean of the last {WINDOW} episodes), {threads} torch thread(s), back to back:")
+    print(f"{'task':>10} {'system':>28} {'seed':>4} {'env steps':>10} {'seconds':>8} {'env steps/s':>11} {'x SB3':>6}")
+    for run in runs:
+        sb3 = next(
+            (r for r in runs if r["system"] == "SB3 SAC" and r["task"] == run["task"] and r["seed"] == run["seed"]),
+            None,
+        )
+        ratio = run["seconds"] / sb3["seconds"] if sb3 and sb3["seconds"] == sb3["seconds"] else math.nan
+        rate = run["env_steps"] / run["seconds"] if run["seconds"] == run["seconds"] else math.nan
+        print(f"{run['task']:>10} {run['system']:>28} {run['seed']:>4} {run['env_steps']:>10} "
+              f"{run['seconds']:>8.1f} {rate:>11.1f} {ratio:>6.2f}")  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
+    with open(RESULTS / "vs_sb3.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["task", "system", "seed", "env_steps", "windowed", "seconds"])
+        for run in runs:
+            writer.writerows([run["task"], run["system"], run["seed"], *point] for point in run["curve"])
+    print(f"curves: {RESULTS / 'vs_sb3.csv'}")
+
+
+if __name__ == "__main__":
+    main()
