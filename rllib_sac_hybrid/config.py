@@ -103,6 +103,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     # Warm starts (warm_start.py).
     "initial_policy": None,  # a HybridSAC checkpoint or state dict file: actor, encoder, discrete critic from it
     "bc_pretrain_steps": 0,  # behaviour cloning steps on the demonstrations before the first online step
+    "bc_weight": 0.0,  # online: the actor loss adds bc_weight * NLL of each batch's demonstrated actions
     # Speed.
     "torch_compile": False,  # off by default: +1.3x per update on CPU, but 20-40 s of compiling per process
     "torch_compile_mode": "max-autotune-no-cudagraphs",
@@ -223,6 +224,11 @@ class HybridSACConfig(AlgorithmConfig):
             the discrete critic (cross-entropy of its values as logits), each next to a critic step
             on the same batch so that online training starts with critics that value the
             demonstrated actions. Needs ``demonstrations``. 0 (default): none.
+        bc_weight: during online training, the actor loss adds ``bc_weight`` times the negative
+            log-likelihood of the demonstrated arm actions of each policy step's batch (its
+            demonstration rows: recorded demonstrations and human interventions), so that the
+            policy keeps what the demonstrations show while the critics are still wrong. 0
+            (default): plain SAC; no effect while the demonstration replay is empty.
         online_ratio: the share of each batch's rows drawn from the online replay, in every UTD step,
             while the demonstration replay holds rows; the rest come from it (RLPD: 0.5). 1 is plain
             online training.
@@ -550,6 +556,8 @@ class HybridSACConfig(AlgorithmConfig):
                 "allowed: True or False."
             )
         _int_at_least("bc_pretrain_steps", self.bc_pretrain_steps, 0)
+        if isinstance(self.bc_weight, bool) or not isinstance(self.bc_weight, (int, float)) or not self.bc_weight >= 0:
+            raise ValueError(f"bc_weight={self.bc_weight!r} is invalid; allowed: a number >= 0 (0: off).")
         if self.bc_pretrain_steps > 0 and self.demonstrations is None:
             raise ValueError(
                 f"bc_pretrain_steps={self.bc_pretrain_steps} clones demonstrations, but demonstrations=None; allowed: "

@@ -110,6 +110,7 @@ class HybridSACTorchLearner(TorchLearner):
             use_backup_entropy=config.use_backup_entropy,
             actor_q_reduction=config.actor_q_reduction,
             grad_clip_norm=config.grad_clip_norm,
+            bc_weight=config.bc_weight,
             target_entropy=config.resolved_target_entropy(module.action_space),
             torch_compile=config.torch_compile,
             torch_compile_mode=config.torch_compile_mode,
@@ -396,7 +397,7 @@ class HybridSACTorchLearner(TorchLearner):
 
         step_metrics: list[dict[str, torch.Tensor]] = []
         for _ in range(num_updates):
-            step_metrics += updater.update(next_batch)
+            step_metrics += updater.update(next_batch, demo_rows=from_demos)
         self._log_round(module_id, step_metrics, steps_trained=num_batches * (online + from_demos))
 
     def _log_round(self, module_id: ModuleID, step_metrics: list[dict[str, torch.Tensor]], steps_trained: int) -> None:

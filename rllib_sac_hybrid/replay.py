@@ -212,6 +212,19 @@ def concat_batches(first: Batch, second: Batch) -> Batch:
     return Batch(*(_cat(a, b) for a, b in zip(first, second)))
 
 
+def last_rows(batch: Batch, n: int) -> Batch:
+    """The batch's last ``n`` rows (``concat_batches`` puts the demonstration rows last)."""
+    return Batch(*(_tail(field, n) for field in batch))
+
+
+def _tail(x, n: int):
+    if x is None:
+        return None
+    if isinstance(x, dict):
+        return {k: v[-n:] for k, v in x.items()}
+    return x[-n:]
+
+
 def _cat(a, b):
     if a is None:
         return None

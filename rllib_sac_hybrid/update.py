@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from rllib_sac_hybrid import losses
-from rllib_sac_hybrid.replay import Batch
+from rllib_sac_hybrid.replay import Batch, last_rows
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class UpdateSettings:
     actor_q_reduction: str
     grad_clip_norm: float | None
     target_entropy: float
+    bc_weight: float = 0.0
     torch_compile: bool = False
     torch_compile_mode: str = "max-autotune-no-cudagraphs"
 
@@ -153,11 +154,13 @@ class SACUpdater:
             self.head_generator.set_state(state["head_generator"])
 
     # ---- one update -------------------------------------------------------------------------
-    def update(self, next_batch: Callable[[], Batch]) -> list[dict[str, torch.Tensor]]:
+    def update(self, next_batch: Callable[[], Batch], demo_rows: int = 0) -> list[dict[str, torch.Tensor]]:
         """One update: ``utd_ratio`` critic steps on fresh batches, then maybe the policy.
 
         Args:
             next_batch: returns a fresh batch on each call.
+            demo_rows: how many of each batch's rows, the last ones, are demonstrations (the
+                rows ``bc_weight``'s term clones).
 
         Returns:
             the metrics of each step (dicts of 0-dim tensors).
@@ -170,7 +173,8 @@ class SACUpdater:
             self.polyak_update()
         if self.num_updates % s.policy_update_freq == 0:
             for _ in range(s.policy_update_freq):
-                metrics.append(self.policy_step(batch.obs))
+                clone = last_rows(batch, demo_rows) if s.bc_weight > 0 and demo_rows > 0 else None
+                metrics.append(self.policy_step(batch.obs, clone))
         self.num_updates += 1
         return metrics
 
@@ -221,20 +225,30 @@ class SACUpdater:
             metrics["discrete_q_mean"] = discrete_info["q"].mean()
         return loss, metrics
 
-    def policy_step(self, obs) -> dict[str, torch.Tensor]:
+    def policy_step(self, obs, demonstrations: Batch | None = None) -> dict[str, torch.Tensor]:
         """An actor step and a temperature step, from one forward pass and one backward.
 
         The temperature loss reuses the actor's log pi, detached, and the actor loss uses alpha
-        detached, so the summed loss gives each optimizer exactly its own loss's gradient.
+        detached, so the summed loss gives each optimizer exactly its own loss's gradient. With
+        ``demonstrations`` (``bc_weight`` > 0), the actor loss adds ``bc_weight`` times the
+        demonstrated actions' negative log-likelihood (``losses.demonstrated_log_likelihood``).
         """
         alpha = self.alpha()
         with frozen(self.module.critic):
             loss, temp_loss, log_pi = self._policy_losses(obs, alpha)
+            extra = {}
+            if demonstrations is not None:
+                log_likelihood = losses.demonstrated_log_likelihood(
+                    self.module, demonstrations.obs, demonstrations.action
+                ).mean()
+                loss = loss - self.settings.bc_weight * log_likelihood
+                extra["actor_bc_log_likelihood"] = log_likelihood.detach()
             (actor_norm, actor_skipped), (temp_norm, temp_skipped) = self._step(
                 ["actor", "temperature"], loss + temp_loss
             )
         self.num_policy_steps += 1
         return {
+            **extra,
             "actor_loss": loss.detach(),
             "actor_grad_norm": actor_norm,
             "actor_steps_skipped": actor_skipped,

@@ -188,6 +188,7 @@ def test_every_setting_has_a_training_setter():
         "reward_classifier_terminates": False,
         "initial_policy": "runs/ckpt",  # read when the algorithm is built, not by validate()
         "bc_pretrain_steps": 100,
+        "bc_weight": 0.5,
         "image_backbone": "torchvision.models:resnet18",
         "freeze_image_backbone": True,
         "image_backbone_weights": __file__,  # validate() only checks that the file exists

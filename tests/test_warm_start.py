@@ -134,6 +134,8 @@ def test_an_initial_policy_that_does_not_fit_is_refused_with_the_mismatches(tmp_
         ({"bc_pretrain_steps": 10}, "bc_pretrain_steps=10 clones demonstrations, but demonstrations=None"),
         ({"bc_pretrain_steps": -1}, "bc_pretrain_steps"),
         ({"initial_policy": 3}, "initial_policy=3 is invalid"),
+        ({"bc_weight": -0.1}, r"bc_weight=-0.1 is invalid; allowed: a number >= 0"),
+        ({"bc_weight": "1"}, r"bc_weight='1' is invalid"),
     ],
 )
 def test_warm_start_settings_are_validated(training, message):
