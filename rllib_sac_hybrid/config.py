@@ -103,7 +103,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     # Warm starts (warm_start.py).
     "initial_policy": None,  # a HybridSAC checkpoint or state dict file: actor, encoder, discrete critic from it
     "bc_pretrain_steps": 0,  # behaviour cloning steps on the demonstrations before the first online step
-    "bc_weight": 0.0,  # online: the actor loss adds bc_weight * NLL of each batch's demonstrated actions
+    "bc_weight": 0.0,  # online: the actor loss adds bc_weight * ||greedy action - demonstrated action||^2
     # Speed.
     "torch_compile": False,  # off by default: +1.3x per update on CPU, but 20-40 s of compiling per process
     "torch_compile_mode": "max-autotune-no-cudagraphs",
@@ -224,11 +224,12 @@ class HybridSACConfig(AlgorithmConfig):
             the discrete critic (cross-entropy of its values as logits), each next to a critic step
             on the same batch so that online training starts with critics that value the
             demonstrated actions. Needs ``demonstrations``. 0 (default): none.
-        bc_weight: during online training, the actor loss adds ``bc_weight`` times the negative
-            log-likelihood of the demonstrated arm actions of each policy step's batch (its
-            demonstration rows: recorded demonstrations and human interventions), so that the
-            policy keeps what the demonstrations show while the critics are still wrong. 0
-            (default): plain SAC; no effect while the demonstration replay is empty.
+        bc_weight: during online training, the actor loss adds ``bc_weight`` times the squared
+            distance of the greedy arm action tanh(mean) to the demonstrated one (TD3+BC's term),
+            over each policy step's demonstration rows (recorded demonstrations and human
+            interventions), so that the policy keeps what the demonstrations show while the
+            critics are still wrong; the std stays the entropy term's. 0 (default): plain SAC;
+            no effect while the demonstration replay is empty.
         online_ratio: the share of each batch's rows drawn from the online replay, in every UTD step,
             while the demonstration replay holds rows; the rest come from it (RLPD: 0.5). 1 is plain
             online training.

@@ -147,16 +147,15 @@ def temperature_loss(log_alpha: torch.Tensor, log_pi: torch.Tensor, target_entro
     return (-log_alpha.exp() * (log_pi.detach() + target_entropy)).mean()
 
 
-def demonstrated_log_likelihood(
-    nets: SACNetworks, obs: Observation, action: torch.Tensor, critic_latent: torch.Tensor | None = None
-) -> torch.Tensor:
-    """log pi(a_demo | s) (B,) under the tanh-Gaussian actor, demonstrated actions at the bounds
-    pulled in to 1 - 1e-3 (where atanh is 3.8, not infinite); the critic latent is detached."""
-    if critic_latent is None:
-        with torch.no_grad():
-            critic_latent = nets.encode(obs)
-    action = action.clamp(-1.0 + 1e-3, 1.0 - 1e-3)
-    return nets.action_log_prob(nets.actor_latent(obs, critic_latent), action)
+def demonstrated_action_error(nets: SACNetworks, obs: Observation, action: torch.Tensor) -> torch.Tensor:
+    """||tanh(mean(s)) - a_demo||^2 (B,): how far the greedy arm action is from the demonstrated
+    one (TD3+BC's term). It leaves the actor's std to the entropy term, where a log-likelihood
+    would shrink it towards the demonstrations' (saturated, noiseless) actions and fight the
+    temperature; the critic latent is detached."""
+    with torch.no_grad():
+        critic_latent = nets.encode(obs)
+    mean, _ = nets.actor(nets.actor_latent(obs, critic_latent))
+    return (torch.tanh(mean) - action).pow(2).sum(-1)
 
 
 def behaviour_cloning_loss(nets: SACNetworks, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -172,7 +171,8 @@ def behaviour_cloning_loss(nets: SACNetworks, batch: Batch) -> tuple[torch.Tenso
     """
     with torch.no_grad():
         critic_latent = nets.encode(batch.obs)
-    log_likelihood = demonstrated_log_likelihood(nets, batch.obs, batch.action, critic_latent)
+    action = batch.action.clamp(-1.0 + 1e-3, 1.0 - 1e-3)
+    log_likelihood = nets.action_log_prob(nets.actor_latent(batch.obs, critic_latent), action)
     loss = -log_likelihood.mean()
     info = {"bc_log_likelihood": log_likelihood.detach().mean()}
     if batch.discrete_action is not None and getattr(nets, "has_discrete_critic", False):

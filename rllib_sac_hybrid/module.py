@@ -349,7 +349,7 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         with torch.no_grad():
             obs = self._obs(batch)
             latent = self.encoder(obs) if self.has_discrete_critic else None
-            continuous, _ = self.actor.sample(self.actor_latent(obs, latent))
+            continuous = self._continuous_action(obs, latent, std_scale=1.0)
             discrete = self._discrete_action(latent, continuous.shape[0], epsilon=self.epsilon(t), explore=True)
         return {Columns.ACTIONS: self.layout.to_env(continuous, discrete)}
 
@@ -363,10 +363,15 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         with torch.no_grad():
             obs = self._obs(batch)
             latent = self.encoder(obs) if self.has_discrete_critic else None
-            mean, std = self.actor(self.actor_latent(obs, latent))
-            continuous = torch.tanh(mean + std_scale * std * torch.randn_like(mean) if std_scale else mean)
+            continuous = self._continuous_action(obs, latent, std_scale)
             discrete = self._discrete_action(latent, continuous.shape[0], epsilon=0.0)
         return {Columns.ACTIONS: self.layout.to_env(continuous, discrete)}
+
+    def _continuous_action(self, obs, latent: torch.Tensor | None, std_scale: float) -> torch.Tensor:
+        """tanh(mean + std_scale * std * noise), (B, A); acting needs no log-prob (the learner's
+        ``sample_action`` computes it)."""
+        mean, std = self.actor(self.actor_latent(obs, latent))
+        return torch.tanh(mean + std_scale * std * torch.randn_like(mean) if std_scale else mean)
 
     def _discrete_action(
         self, latent: torch.Tensor | None, batch_size: int, epsilon: float, explore: bool = False

@@ -231,18 +231,16 @@ class SACUpdater:
         The temperature loss reuses the actor's log pi, detached, and the actor loss uses alpha
         detached, so the summed loss gives each optimizer exactly its own loss's gradient. With
         ``demonstrations`` (``bc_weight`` > 0), the actor loss adds ``bc_weight`` times the
-        demonstrated actions' negative log-likelihood (``losses.demonstrated_log_likelihood``).
+        greedy action's squared distance to the demonstrated one (``losses.demonstrated_action_error``).
         """
         alpha = self.alpha()
         with frozen(self.module.critic):
             loss, temp_loss, log_pi = self._policy_losses(obs, alpha)
             extra = {}
             if demonstrations is not None:
-                log_likelihood = losses.demonstrated_log_likelihood(
-                    self.module, demonstrations.obs, demonstrations.action
-                ).mean()
-                loss = loss - self.settings.bc_weight * log_likelihood
-                extra["actor_bc_log_likelihood"] = log_likelihood.detach()
+                error = losses.demonstrated_action_error(self.module, demonstrations.obs, demonstrations.action).mean()
+                loss = loss + self.settings.bc_weight * error
+                extra["actor_bc_error"] = error.detach()
             (actor_norm, actor_skipped), (temp_norm, temp_skipped) = self._step(
                 ["actor", "temperature"], loss + temp_loss
             )

@@ -65,6 +65,6 @@ def test_the_learner_keeps_everything_on_its_device(ray_session, tmp_path, devic
                   for t in _tensors(list(optimizer.state.values()))]  # fmt: skip
         assert states and all(t.device.type == device for t in states)
         metrics = result["learners"][DEFAULT_MODULE_ID]
-        assert metrics["critic_loss"] == metrics["critic_loss"] and "actor_bc_log_likelihood" in metrics
+        assert metrics["critic_loss"] == metrics["critic_loss"] and "actor_bc_error" in metrics
     finally:
         algo.stop()
