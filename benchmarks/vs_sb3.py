@@ -142,7 +142,8 @@ def _summary(system: str, task: str, seed: int, reached, curve, seconds: float) 
     steps, wall = reached if reached else (math.nan, math.nan)
     label = f"{steps:,} env steps, {wall:.1f} s" if reached else f"not reached in {curve[-1][0]:,} env steps"
     print(f"{task} {system} seed {seed}: {label} ({seconds:.1f} s in all)", flush=True)
-    return {"task": task, "system": system, "seed": seed, "env_steps": steps, "seconds": wall, "curve": curve}
+    return {"task": task, "system": system, "seed": seed, "env_steps": steps, "seconds": wall, "curve": curve,
+            "total_seconds": seconds}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -175,10 +176,16 @@ def report(runs: list[dict], threads: int) -> None:
             (r for r in runs if r["system"] == "SB3 SAC" and r["task"] == run["task"] and r["seed"] == run["seed"]),
             None,
         )
-        ratio = run["seconds"] / sb3["seconds"] if sb3 and sb3["seconds"] == sb3["seconds"] else math.nan
+        if sb3 is None or run["seconds"] != run["seconds"]:
+            ratio = "-"
+        elif sb3["seconds"] == sb3["seconds"]:
+            ratio = f"{run['seconds'] / sb3['seconds']:.2f}"
+        else:  # SB3 did not get there: its whole run bounds the ratio
+            ratio = f"<{run['seconds'] / sb3['total_seconds']:.2f}"
         rate = run["env_steps"] / run["seconds"] if run["seconds"] == run["seconds"] else math.nan
-        print(f"{run['task']:>10} {run['system']:>28} {run['seed']:>4} {run['env_steps']:>10} "
-              f"{run['seconds']:>8.1f} {rate:>11.1f} {ratio:>6.2f}")  # fmt: skip
+        steps = f"{run['env_steps']:,}" if run["seconds"] == run["seconds"] else f">{run['curve'][-1][0]:,}"
+        print(f"{run['task']:>10} {run['system']:>28} {run['seed']:>4} {steps:>10} "
+              f"{run['seconds']:>8.1f} {rate:>11.1f} {ratio:>6}")  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
     with open(RESULTS / "vs_sb3.csv", "w", newline="") as f:
         writer = csv.writer(f)
