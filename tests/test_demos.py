@@ -116,15 +116,23 @@ def test_batch_composition_matches_online_ratio(ray_session, online_ratio, expec
         learner = algo.learner_group._learner
         learner.update_from_transitions({DEFAULT_MODULE_ID: _rows(200, 0.0)}, num_updates=0)  # online: reward 0
         updater = learner.updater(DEFAULT_MODULE_ID)
-        batches = []
-        updater.update = lambda next_batch: batches.extend(next_batch() for _ in range(3)) or []
+        batches, demo_counts = [], []
+
+        def update(next_batch, demo_rows=0):
+            demo_counts.append(demo_rows)
+            batches.extend(next_batch() for _ in range(3))
+            return []
+
+        updater.update = update
         learner._run_updates(DEFAULT_MODULE_ID, learner.replay(DEFAULT_MODULE_ID), 2)
         assert all(int((b.reward == 0).sum()) == 32 for b in batches)  # no demonstrations yet: all online
         learner.add_demonstrations(DEFAULT_MODULE_ID, _rows(50, 1.0))  # demonstrations: reward 1
         batches.clear()
+        demo_counts.clear()
         learner._run_updates(DEFAULT_MODULE_ID, learner.replay(DEFAULT_MODULE_ID), 2)
     finally:
         algo.stop()
+    assert demo_counts == [32 - expected_online] * 2  # the update knows which rows bc_weight clones
     assert len(batches) == 6  # every UTD step of every update
     for batch in batches:
         assert batch.reward.shape == (32,)
