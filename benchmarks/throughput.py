@@ -16,12 +16,14 @@ adds a Discrete(3) gripper to the action (Tuple(Box, Discrete)), which turns on 
     python benchmarks/throughput.py                               # the full grid, (a) (b) (c)
     python benchmarks/throughput.py --systems floor floor_compiled plugin plugin_compiled  # torch.compile
     python benchmarks/throughput.py --threads-study               # learner / EnvRunner torch threads
+    python benchmarks/throughput.py --flops                       # the update's FLOP/s against torch.mm's
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import os
 import statistics
 import time
@@ -183,13 +185,38 @@ def floor(
     rates = []
     for _ in range(3):  # warm-up (and compilation, when on)
         one_update()
+    flops = update_flops(one_update) if not torch_compile else math.nan  # compiled graphs hide their matmuls
     for _ in range(repeats):
         steps, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
             one_update()
             steps += case.utd
         rates.append(steps / (time.perf_counter() - start))
-    return {"grad_steps_per_s": statistics.median(rates), "env_steps_per_s": statistics.median(rates) / case.utd}
+    rate = statistics.median(rates)
+    return {"grad_steps_per_s": rate, "env_steps_per_s": rate / case.utd, "flop_per_s": flops * rate / case.utd}
+
+
+def update_flops(one_update) -> float:
+    """FLOPs of one ``one_update()`` call (``utd`` critic steps, an actor and a temperature step):
+    torch's count of its matrix multiplies and convolutions, forward and backward."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        one_update()
+    return float(counter.get_total_flops())
+
+
+def sgemm_flop_per_s(n: int, threads: int, seconds: float = 1.0) -> float:
+    """This CPU's float32 matrix-multiply rate: ``torch.mm`` of two n x n matrices, 2 n^3 FLOPs each."""
+    torch.set_num_threads(threads)
+    a, b, out = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+    for _ in range(3):
+        torch.mm(a, b, out=out)
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        torch.mm(a, b, out=out)
+        calls += 1
+    return 2 * n**3 * calls / (time.perf_counter() - start)
 
 
 # ---- (b) the plugin through RLlib -------------------------------------------------------------
@@ -304,6 +331,22 @@ def threads_study(seconds: float, repeats: int) -> None:
         )
 
 
+def flops_report(seconds: float, repeats: int, threads: int) -> None:
+    """The floor's update against this CPU's matrix-multiply rate: the update's FLOPs (torch's
+    ``FlopCounterMode``) times updates per second, over ``torch.mm`` at 256 and at 2048."""
+    sgemm = {n: sgemm_flop_per_s(n, threads, seconds=max(1.0, seconds / 2)) for n in (256, 2048)}
+    print(f"\nthe update against sgemm, {threads} torch threads: torch.mm 256: {sgemm[256] / 1e9:.1f} GFLOP/s, "
+          f"2048: {sgemm[2048] / 1e9:.1f} GFLOP/s")  # fmt: skip
+    print(f"{'case':<32}{'critic steps/s':>15}{'MFLOP/step':>12}{'GFLOP/s':>9}{'/mm256':>8}{'/mm2048':>8}", flush=True)
+    cases = [Case("pendulum", 2, 20, False), Case("pendulum", 10, 20, False), Case("pendulum", 2, 1, False),
+             Case("pendulum", 2, 1, True), Case("hopper", 10, 20, True)]  # fmt: skip
+    for case in cases:
+        fig = floor(case, seconds, repeats, threads=threads)
+        per_step = fig["flop_per_s"] / fig["grad_steps_per_s"]
+        print(f"{case.label:<32}{fig['grad_steps_per_s']:>15.1f}{per_step / 1e6:>12.1f}{fig['flop_per_s'] / 1e9:>9.1f}"
+              f"{fig['flop_per_s'] / sgemm[256]:>8.2f}{fig['flop_per_s'] / sgemm[2048]:>8.2f}", flush=True)  # fmt: skip
+
+
 def memory_report(envs: list[str]) -> None:
     """Replay bytes per stored transition, and what 1M of them take."""
     from rllib_sac_hybrid.spaces import ActionLayout
@@ -327,6 +370,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of one timed window")
     parser.add_argument("--repeats", type=int, default=3, help="timed windows per figure (median reported)")
     parser.add_argument("--threads-study", action="store_true", help="only the torch-threads table (pendulum, N=2)")
+    parser.add_argument("--flops", action="store_true",
+                        help="only the update's FLOP/s against torch.mm's (the floor, no RLlib)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="pendulum, N=2, UTD 1 and 20, box; floor and plugin")
     args = parser.parse_args()
     if args.quick:
@@ -337,6 +382,10 @@ def main() -> None:
     register_env("throughput_env", env_creator)
     if args.threads_study:
         threads_study(args.seconds, args.repeats)
+        ray.shutdown()
+        return
+    if args.flops:
+        flops_report(args.seconds, args.repeats, LEARNER_THREADS)
         ray.shutdown()
         return
 

@@ -73,7 +73,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "image_backbone_weights": None,  # a file of python -m rllib_sac_hybrid.pretrain: loaded into each camera's backbone
     "image_spatial_features": 8,  # learned spatial kernels per backbone channel
     "image_augmentation": "random_shift",  # DrQ's pad-and-crop on image keys at replay-sample time; or None
-    "image_shift_pad": 4,
+    "image_shift_pad": "auto",
     # Hybrid actions: the discrete part (e.g. a gripper's close / stay / open).
     "discrete_action_in_last_dim": False,  # LeRobot / gym-hil layout: a Box whose last component is the index
     "fixed_discrete_action": None,  # an index: no discrete critic, always this choice
@@ -252,7 +252,8 @@ class HybridSACConfig(AlgorithmConfig):
             must be readable on every node; checkpoints carry the weights themselves.
         image_augmentation, image_shift_pad: "random_shift" (default): DrQ's augmentation - each
             image of a sampled batch padded by ``image_shift_pad`` pixels and cropped back at a
-            random offset; None: off.
+            random offset; None: off. ``image_shift_pad="auto"`` (default) pads each camera by
+            DrQ's share of its side (4 pixels at 84x84): 1 at 16, 2 at 32, 3 at 64, 6 at 128.
         train_batch_size_per_learner: batch size B of every gradient step (RLlib's setting).
         torch_compile, torch_compile_mode: compile the loss forwards (and their backward graphs)
             with ``torch.compile(mode=torch_compile_mode)``. Off by default: on a 2-core CPU it
@@ -484,7 +485,8 @@ class HybridSACConfig(AlgorithmConfig):
             raise ValueError(
                 f"image_augmentation={self.image_augmentation!r} is unknown; allowed: {IMAGE_AUGMENTATIONS}."
             )
-        _int_at_least("image_shift_pad", self.image_shift_pad, 0)
+        if self.image_shift_pad != "auto":
+            _int_at_least("image_shift_pad", self.image_shift_pad, 0, also='or "auto"')
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation={self.activation!r} is unknown; allowed: {sorted(ACTIVATIONS)}.")
         for name in ("actor_dropout", "critic_dropout"):
@@ -670,9 +672,9 @@ def _real(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _int_at_least(name: str, value: Any, minimum: int) -> None:
+def _int_at_least(name: str, value: Any, minimum: int, also: str = "") -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name}={value!r} is invalid; allowed: an integer >= {minimum}.")
+        raise ValueError(f"{name}={value!r} is invalid; allowed: an integer >= {minimum}{' ' + also if also else ''}.")
 
 
 def _validate_demonstrations(demonstrations: Any, source: str) -> None:

@@ -34,6 +34,7 @@ from rllib_sac_hybrid.replay import (
     concat_batches,
     drop_transitions,
     shift_images,
+    shift_pad_for,
 )
 from rllib_sac_hybrid.reward_scale import ReturnScale
 from rllib_sac_hybrid.spaces import image_shapes, observation_dims
@@ -78,7 +79,7 @@ class HybridSACTorchLearner(TorchLearner):
         self._return_scale: dict[ModuleID, ReturnScale] = {}  # modules with reward_scaling="return_std"
         self._obs_moments: dict[ModuleID, ObservationMoments] = {}  # modules with observation_normalization
         self._batch_sizes: dict[ModuleID, int] = {}
-        self._image_shift: dict[ModuleID, tuple[list, int]] = {}  # image keys that get DrQ's random shift, pad
+        self._image_shift: dict[ModuleID, dict] = {}  # image key -> DrQ random-shift padding
         # Metrics of the rounds since the last reduce: per module, per step kind, [sum vector, steps].
         self._metric_sums: dict[ModuleID, dict[tuple[str, ...], list]] = {}
         self._rows_trained: dict[ModuleID, int] = {}
@@ -91,9 +92,9 @@ class HybridSACTorchLearner(TorchLearner):
         config = self.config.get_config_for_module(module_id)
         module = self.module[module_id].unwrapped()
         self._batch_sizes[module_id] = config.train_batch_size_per_learner
-        augment = config.image_augmentation == "random_shift" and config.image_shift_pad > 0
-        keys = list(image_shapes(module.observation_space)) if augment else []
-        self._image_shift[module_id] = (keys, config.image_shift_pad)
+        shapes = image_shapes(module.observation_space) if config.image_augmentation == "random_shift" else {}
+        pads = {key: shift_pad_for(shape, config.image_shift_pad) for key, shape in shapes.items()}
+        self._image_shift[module_id] = {key: pad for key, pad in pads.items() if pad > 0}
         if config.reward_scaling == "return_std":
             self._return_scale[module_id] = ReturnScale(config.discount)
         if config.observation_normalization == "running":
@@ -263,13 +264,13 @@ class HybridSACTorchLearner(TorchLearner):
         module = self.module[module_id].unwrapped()
         module.train()
         updater = self._updaters[module_id]
-        keys, pad = self._image_shift[module_id]
+        pads = self._image_shift[module_id]
         scale = self._return_scale[module_id].scale if module_id in self._return_scale else None
         batch_size = self._batch_sizes[module_id]
         metrics: list[dict[str, torch.Tensor]] = []
         for rows in demo.sample_indices(steps, batch_size):
             batch = demo.gather(rows)
-            batch = shift_images(batch, keys, pad) if keys else batch
+            batch = shift_images(batch, pads) if pads else batch
             batch = module.prepare_batch(scale_rewards(batch, scale) if scale is not None else batch)
             metrics.append(updater.critic_step(batch))
             updater.polyak_update()
@@ -384,13 +385,13 @@ class HybridSACTorchLearner(TorchLearner):
             def gather():
                 return replay.gather(next(rows))
 
-        keys, pad = self._image_shift[module_id]
+        pads = self._image_shift[module_id]
         scale = self._return_scale[module_id].scale if module_id in self._return_scale else None
-        if keys or scale is not None:  # the scale stays fixed within a round
+        if pads or scale is not None:  # the scale stays fixed within a round
 
             def next_batch():
                 batch = gather()
-                batch = shift_images(batch, keys, pad) if keys else batch
+                batch = shift_images(batch, pads) if pads else batch
                 return scale_rewards(batch, scale) if scale is not None else batch
         else:
             next_batch = gather  # nothing to wrap on the UTD loop's path

@@ -40,7 +40,7 @@ from torch import nn
 from rllib_sac_hybrid.cli import json_object
 from rllib_sac_hybrid.demos import FORMATS, demonstration_transitions, read_episodes
 from rllib_sac_hybrid.networks import ImageEncoder, mlp, resolve_backbone
-from rllib_sac_hybrid.replay import random_shift
+from rllib_sac_hybrid.replay import random_shift, shift_pad_for
 from rllib_sac_hybrid.spaces import ActionLayout, image_shapes
 
 WEIGHTS_FORMAT = 1  # version of the saved file's layout
@@ -102,7 +102,7 @@ def pretrain_image_backbone(
     lr: float = 1e-3,
     validation_fraction: float = 0.2,
     patience: int = 15,
-    shift_pad: int = 4,
+    shift_pad: int | str = "auto",
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -122,6 +122,8 @@ def pretrain_image_backbone(
         raise ValueError(f"validation_fraction={validation_fraction!r} is invalid; allowed: a number in (0, 1).")
     if not isinstance(patience, int) or patience < 1:
         raise ValueError(f"patience={patience!r} is invalid; allowed: an integer >= 1.")
+    if shift_pad != "auto" and (not isinstance(shift_pad, int) or isinstance(shift_pad, bool) or shift_pad < 0):
+        raise ValueError(f'shift_pad={shift_pad!r} is invalid; allowed: an integer >= 0 (0: no shift) or "auto".')
     if demonstration_format not in FORMATS:
         raise ValueError(f"demonstration_format={demonstration_format!r} is unknown; allowed: {FORMATS}.")
     import rllib_sac_hybrid.envs  # noqa: F401  (registers the built-in ids)
@@ -160,6 +162,7 @@ def pretrain_image_backbone(
     val_rows = torch.as_tensor([r for e in ordered[:num_val] for r in rows_of[e]])
     train_rows = torch.as_tensor([r for e in ordered[num_val:] for r in rows_of[e]])
     images = [torch.as_tensor(np.asarray(obs[k])) for k in cameras]
+    pads = [shift_pad_for(tuple(x.shape[1:]), shift_pad) for x in images]  # per camera, as the learner's
     low, high = torch.as_tensor(layout.low), torch.as_tensor(layout.high)
     continuous = 2.0 * (torch.as_tensor(data["action"]) - low) / (high - low) - 1.0  # [-1, 1], as the actor's
     discrete = torch.as_tensor(data["discrete_action"]) if layout.has_discrete else None
@@ -170,7 +173,7 @@ def pretrain_image_backbone(
     def losses(rows: torch.Tensor, augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
         views = [x[rows] for x in images]
         if augment:
-            views = [random_shift(v, shift_pad, generator) for v in views]
+            views = [random_shift(v, pad, generator) if pad else v for v, pad in zip(views, pads)]
         predicted, logits = net(views)
         mse = F.mse_loss(predicted, continuous[rows])
         ce = F.cross_entropy(logits, discrete[rows]) if discrete is not None else torch.zeros(())
@@ -197,7 +200,7 @@ def pretrain_image_backbone(
     start, epoch = time.monotonic(), 0
     for epoch in range(1, epochs + 1):
         for rows in train_rows[torch.randperm(len(train_rows), generator=generator)].split(batch_size):
-            mse, ce = losses(rows, augment=shift_pad > 0)
+            mse, ce = losses(rows, augment=any(pads))
             optimizer.zero_grad()
             (mse + ce).backward()
             optimizer.step()

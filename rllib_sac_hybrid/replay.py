@@ -194,15 +194,31 @@ def random_shift(images: torch.Tensor, pad: int = 4, generator: torch.Generator 
     return out.to(images.dtype)
 
 
-def shift_images(batch: Batch, keys: list[str | None], pad: int) -> Batch:
-    """``random_shift`` on the image keys of a batch's obs and next obs (independent offsets)."""
-    if not keys:
+# DrQ shifts 84x84 frames by up to 4 pixels: about 5% of the side.
+DRQ_SHIFT_FRACTION = 4 / 84
+
+
+def shift_pad_for(shape: tuple[int, ...], pad: int | str) -> int:
+    """The random-shift padding of an (H, W, C) camera: ``pad`` pixels, or for ``"auto"`` DrQ's
+    share of the side, ``max(1, round(max(H, W) * 4 / 84))`` (1 at 16, 2 at 32, 3 at 64, 4 at
+    84, 6 at 128). A fixed 4 pixels moves a 16x16 view by a quarter of its side and crops what
+    lies near the border out of it."""
+    if pad != "auto":
+        return int(pad)
+    return max(1, round(max(shape[0], shape[1]) * DRQ_SHIFT_FRACTION))
+
+
+def shift_images(batch: Batch, pads: dict[str | None, int]) -> Batch:
+    """``random_shift`` on the image keys of a batch's obs and next obs (independent offsets);
+    ``pads`` maps each image key (None: an image-only Box observation) to its padding."""
+    pads = {k: p for k, p in pads.items() if p > 0}
+    if not pads:
         return batch
 
     def shifted(obs):
         if not isinstance(obs, dict):  # an image-only Box observation
-            return random_shift(obs, pad)
-        return {k: random_shift(v, pad) if k in keys else v for k, v in obs.items()}
+            return random_shift(obs, pads[None])
+        return {k: random_shift(v, pads[k]) if k in pads else v for k, v in obs.items()}
 
     return batch._replace(obs=shifted(batch.obs), next_obs=shifted(batch.next_obs))
 

@@ -76,6 +76,7 @@ BAD_SETTINGS = [
     ({"image_spatial_features": 0}, "image_spatial_features", ">= 1"),
     ({"image_augmentation": "crop"}, "image_augmentation", "('random_shift', None)"),
     ({"image_shift_pad": -1}, "image_shift_pad", ">= 0"),
+    ({"image_shift_pad": "big"}, "image_shift_pad", '>= 0 or "auto"'),
     ({"n_step": 0}, "n_step", ">= 1"),
     ({"n_step": 2.0}, "n_step", "integer"),
     ({"grasp_penalty": float("nan")}, "grasp_penalty", "finite number"),

@@ -13,7 +13,7 @@ from torch import nn
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.envs import PICK_PLACE_PIXELS_ID
 from rllib_sac_hybrid.networks import BackboneFeatures, FrozenBackbone, ObservationEncoder, SmallCNN
-from rllib_sac_hybrid.replay import Batch, TensorReplayBuffer, random_shift, shift_images
+from rllib_sac_hybrid.replay import Batch, TensorReplayBuffer, random_shift, shift_images, shift_pad_for
 from rllib_sac_hybrid.spaces import ActionLayout, image_shapes, observation_dims
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
 from tests.conftest import make_module
@@ -166,11 +166,25 @@ def test_random_shift_crops_the_padded_image_at_a_random_offset_per_image():
 
 def test_shift_images_touches_image_keys_of_obs_and_next_obs_only():
     batch = _batch(TWO_CAMERAS, 16, 0)
-    out = shift_images(batch, ["pixels/front"], pad=4)
+    out = shift_images(batch, {"pixels/front": 4, "pixels/wrist": 0})
     assert not torch.equal(out.obs["pixels/front"], batch.obs["pixels/front"])
     assert not torch.equal(out.next_obs["pixels/front"], batch.next_obs["pixels/front"])
     assert torch.equal(out.obs["pixels/wrist"], batch.obs["pixels/wrist"])
     assert torch.equal(out.obs["agent_pos"], batch.obs["agent_pos"])
+
+
+@pytest.mark.parametrize(("side", "pad"), [(16, 1), (32, 2), (64, 3), (84, 4), (128, 6)])
+def test_auto_shift_pad_is_drqs_share_of_the_side(side, pad):
+    assert shift_pad_for((side, side, 3), "auto") == pad
+    assert shift_pad_for((side, side, 3), 4) == 4  # a number is taken as it is
+
+
+def test_auto_pads_each_camera_by_its_own_size():
+    config = HybridSACConfig().environment(PICK_PLACE_PIXELS_ID, env_config={"image_size": 16})
+    space = gym.spaces.Dict({"front": gym.spaces.Box(0, 255, (64, 64, 3), np.uint8),
+                             "wrist": gym.spaces.Box(0, 255, (16, 16, 3), np.uint8)})  # fmt: skip
+    pads = {key: shift_pad_for(shape, config.image_shift_pad) for key, shape in image_shapes(space).items()}
+    assert config.image_shift_pad == "auto" and pads == {"front": 3, "wrist": 1}
 
 
 # ---- storage ------------------------------------------------------------------------------------
@@ -233,6 +247,7 @@ def test_a_few_training_iterations_on_the_pixel_task(ray_session, frozen):
         learner = algo.learner_group._learner
         module = learner.module[DEFAULT_MODULE_ID]
         assert learner.replay(DEFAULT_MODULE_ID).frames["pixels"].dtype == torch.uint8
+        assert learner._image_shift[DEFAULT_MODULE_ID] == {"pixels": 2}  # "auto" at 32x32
     finally:
         algo.stop()
     metrics = result["learners"][DEFAULT_MODULE_ID]
