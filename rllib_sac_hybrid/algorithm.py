@@ -141,7 +141,8 @@ class HybridSAC(Algorithm):
         act with the result from their first step. A checkpoint restored afterwards replaces it."""
         config = self.config
         self.bc_pretrain_summary: dict[str, float] | None = None  # the pretraining's last metrics, seconds
-        if config.initial_policy is None and not config.bc_pretrain_steps:
+        bc_steps = config.resolved_bc_pretrain_steps()
+        if config.initial_policy is None and not bc_steps:
             return
         if config.initial_policy is not None:
             parts = _first_result(
@@ -150,19 +151,17 @@ class HybridSAC(Algorithm):
                 )
             )
             logger.info("HybridSAC: %s loaded from initial_policy=%r.", ", ".join(parts), str(config.initial_policy))
-        if config.bc_pretrain_steps:
+        if bc_steps:
             start = time.monotonic()
             summary = _first_result(
                 self.learner_group.foreach_learner(
-                    lambda learner, _n=config.bc_pretrain_steps: learner.pretrain_from_demonstrations(
-                        DEFAULT_MODULE_ID, _n
-                    )
+                    lambda learner, _n=bc_steps: learner.pretrain_from_demonstrations(DEFAULT_MODULE_ID, _n)
                 )
             )
             self.bc_pretrain_summary = {**summary, "seconds": time.monotonic() - start}
             logger.info(
                 "HybridSAC: %d behaviour cloning steps in %.1f s: %s.",
-                config.bc_pretrain_steps,
+                bc_steps,
                 self.bc_pretrain_summary["seconds"],
                 ", ".join(f"{k} {v:.3g}" for k, v in summary.items() if k.startswith("bc_")),
             )

@@ -102,8 +102,10 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "reward_classifier_terminates": True,  # a classified success ends the episode (a real robot has no other end)
     # Warm starts (warm_start.py).
     "initial_policy": None,  # a HybridSAC checkpoint or state dict file: actor, encoder, discrete critic from it
-    "bc_pretrain_steps": 0,  # behaviour cloning steps on the demonstrations before the first online step
-    "bc_weight": 0.0,  # online: the actor loss adds bc_weight * ||greedy action - demonstrated action||^2
+    # "auto": 1000 steps / weight 1.0 when demonstrations= is set, 0 without (README, "Warm starts").
+    "bc_pretrain_steps": "auto",  # behaviour cloning steps on the demonstrations before the first online step
+    "bc_weight": "auto",  # online: the actor loss adds bc_weight * ||greedy action - demonstrated action||^2
+    "bc_q_filter": False,  # True: bc_weight's term only where Q(s, a_demo) > Q(s, greedy action)
     # Speed.
     "torch_compile": False,  # off by default: +1.3x per update on CPU, but 20-40 s of compiling per process
     "torch_compile_mode": "max-autotune-no-cudagraphs",
@@ -124,6 +126,10 @@ NON_FINITE_MODES = ("raise", "drop")
 REWARD_SCALINGS = ("return_std", None)
 DISCRETE_EXPLORATIONS = ("epsilon", "boltzmann")
 IMAGE_AUGMENTATIONS = ("random_shift", None)
+# bc_pretrain_steps / bc_weight "auto" with demonstrations: measured on the sparse pick-and-place,
+# GraspCarry, gym-hil's pick-cube and the pixel task (README, "Warm starts").
+AUTO_BC_PRETRAIN_STEPS = 1000
+AUTO_BC_WEIGHT = 1.0
 TORCH_COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
@@ -398,6 +404,18 @@ class HybridSACConfig(AlgorithmConfig):
         has_discrete = layout.has_discrete and self.fixed_discrete_action is None
         return -(layout.continuous_dim + int(has_discrete)) / 2.0
 
+    def resolved_bc_pretrain_steps(self) -> int:
+        """``bc_pretrain_steps``, or for "auto" 1000 with demonstrations and 0 without."""
+        if self.bc_pretrain_steps == "auto":
+            return AUTO_BC_PRETRAIN_STEPS if self.demonstrations is not None else 0
+        return int(self.bc_pretrain_steps)
+
+    def resolved_bc_weight(self) -> float:
+        """``bc_weight``, or for "auto" 1.0 with demonstrations and 0 without."""
+        if self.bc_weight == "auto":
+            return AUTO_BC_WEIGHT if self.demonstrations is not None else 0.0
+        return float(self.bc_weight)
+
     def action_layout(self, action_space: gym.Space) -> ActionLayout:
         """How ``action_space`` splits into continuous and discrete parts under these settings."""
         return ActionLayout.from_space(action_space, self.discrete_action_in_last_dim)
@@ -558,10 +576,14 @@ class HybridSACConfig(AlgorithmConfig):
                 f"reward_classifier_terminates={self.reward_classifier_terminates!r} is invalid; "
                 "allowed: True or False."
             )
-        _int_at_least("bc_pretrain_steps", self.bc_pretrain_steps, 0)
-        if isinstance(self.bc_weight, bool) or not isinstance(self.bc_weight, (int, float)) or not self.bc_weight >= 0:
-            raise ValueError(f"bc_weight={self.bc_weight!r} is invalid; allowed: a number >= 0 (0: off).")
-        if self.bc_pretrain_steps > 0 and self.demonstrations is None:
+        if self.bc_pretrain_steps != "auto":
+            _int_at_least("bc_pretrain_steps", self.bc_pretrain_steps, 0, also='or "auto"')
+        weight = self.bc_weight
+        if weight != "auto" and (isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0):
+            raise ValueError(f'bc_weight={weight!r} is invalid; allowed: a number >= 0 (0: off) or "auto".')
+        if not isinstance(self.bc_q_filter, bool):
+            raise ValueError(f"bc_q_filter={self.bc_q_filter!r} is invalid; allowed: True or False.")
+        if self.bc_pretrain_steps != "auto" and self.bc_pretrain_steps > 0 and self.demonstrations is None:
             raise ValueError(
                 f"bc_pretrain_steps={self.bc_pretrain_steps} clones demonstrations, but demonstrations=None; allowed: "
                 "bc_pretrain_steps=0, or demonstrations=<recorded episodes>."

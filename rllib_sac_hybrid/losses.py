@@ -147,15 +147,29 @@ def temperature_loss(log_alpha: torch.Tensor, log_pi: torch.Tensor, target_entro
     return (-log_alpha.exp() * (log_pi.detach() + target_entropy)).mean()
 
 
-def demonstrated_action_error(nets: SACNetworks, obs: Observation, action: torch.Tensor) -> torch.Tensor:
+def demonstrated_action_error(
+    nets: SACNetworks, obs: Observation, action: torch.Tensor, q_filter: bool = False
+) -> torch.Tensor:
     """||tanh(mean(s)) - a_demo||^2 (B,): how far the greedy arm action is from the demonstrated
     one (TD3+BC's term). It leaves the actor's std to the entropy term, where a log-likelihood
     would shrink it towards the demonstrations' (saturated, noiseless) actions and fight the
-    temperature; the critic latent is detached."""
+    temperature; the critic latent is detached.
+
+    With ``q_filter`` a row counts only where the critics value the demonstrated action above
+    the greedy one, min_n Q_n(s, a_demo) > min_n Q_n(s, tanh(mean(s))) (Nair et al. 2018's
+    Q-filter): demonstrations worse than the policy stop pulling it back; the row's error is 0."""
     with torch.no_grad():
         critic_latent = nets.encode(obs)
     mean, _ = nets.actor(nets.actor_latent(obs, critic_latent))
-    return (torch.tanh(mean) - action).pow(2).sum(-1)
+    greedy = torch.tanh(mean)
+    error = (greedy - action).pow(2).sum(-1)
+    if q_filter:
+        with torch.no_grad():
+            both = nets.q_values(critic_latent.repeat(2, 1), torch.cat([action, greedy.detach()]))  # (N, 2B)
+            q = both.min(dim=0).values
+            demo_better = q[: len(action)] > q[len(action) :]
+        error = error * demo_better
+    return error
 
 
 def behaviour_cloning_loss(nets: SACNetworks, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

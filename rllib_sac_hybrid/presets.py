@@ -48,6 +48,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # penalty=-0.02) on each gripper flip, added to the grasp critic's reward only
         # (sac_hybrid_single.py: grasp_rewards = rewards + grasp_penalty); the class default is -0.05.
         "grasp_penalty": -0.02,
+        # train_rlpd.py: demonstrations only fill the second replay (RLPD); no behaviour cloning term.
+        "bc_pretrain_steps": 0,
+        "bc_weight": 0.0,
         "image_augmentation": "random_shift",  # make_batch_augmentation_func: random crop, padding 4
         "image_shift_pad": 4,
         # sac_hybrid_single.py sample_actions: grasp_action = grasp_q_values.argmax(axis=-1), no

@@ -38,6 +38,7 @@ class UpdateSettings:
     grad_clip_norm: float | None
     target_entropy: float
     bc_weight: float = 0.0
+    bc_q_filter: bool = False
     torch_compile: bool = False
     torch_compile_mode: str = "max-autotune-no-cudagraphs"
 
@@ -238,7 +239,9 @@ class SACUpdater:
             loss, temp_loss, log_pi = self._policy_losses(obs, alpha)
             extra = {}
             if demonstrations is not None:
-                error = losses.demonstrated_action_error(self.module, demonstrations.obs, demonstrations.action).mean()
+                error = losses.demonstrated_action_error(
+                    self.module, demonstrations.obs, demonstrations.action, self.settings.bc_q_filter
+                ).mean()
                 loss = loss + self.settings.bc_weight * error
                 extra["actor_bc_error"] = error.detach()
             (actor_norm, actor_skipped), (temp_norm, temp_skipped) = self._step(

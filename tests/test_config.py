@@ -77,6 +77,8 @@ BAD_SETTINGS = [
     ({"image_augmentation": "crop"}, "image_augmentation", "('random_shift', None)"),
     ({"image_shift_pad": -1}, "image_shift_pad", ">= 0"),
     ({"image_shift_pad": "big"}, "image_shift_pad", '>= 0 or "auto"'),
+    ({"bc_q_filter": 1}, "bc_q_filter", "True or False"),
+    ({"bc_weight": "on"}, "bc_weight", '>= 0 (0: off) or "auto"'),
     ({"n_step": 0}, "n_step", ">= 1"),
     ({"n_step": 2.0}, "n_step", "integer"),
     ({"grasp_penalty": float("nan")}, "grasp_penalty", "finite number"),
@@ -190,6 +192,7 @@ def test_every_setting_has_a_training_setter():
         "initial_policy": "runs/ckpt",  # read when the algorithm is built, not by validate()
         "bc_pretrain_steps": 100,
         "bc_weight": 0.5,
+        "bc_q_filter": True,
         "image_backbone": "torchvision.models:resnet18",
         "freeze_image_backbone": True,
         "image_backbone_weights": __file__,  # validate() only checks that the file exists
@@ -288,3 +291,11 @@ def test_a_module_saved_before_later_settings_existed_still_builds():
     assert {k: module.model_config[k] for k in MODEL_CONFIG_KEYS_ADDED_LATER} == MODEL_CONFIG_KEYS_ADDED_LATER
     with pytest.raises(ValueError, match=r"model_config is missing \['critic_hidden_dims'\]"):
         HybridSACTorchRLModule(**spaces, model_config={k: v for k, v in old.items() if k != "critic_hidden_dims"})
+
+
+def test_behaviour_cloning_is_on_by_default_only_with_demonstrations():
+    assert HybridSACConfig().resolved_bc_pretrain_steps() == 0 and HybridSACConfig().resolved_bc_weight() == 0.0
+    config = HybridSACConfig().training(demonstrations="demos/")
+    assert (config.resolved_bc_pretrain_steps(), config.resolved_bc_weight()) == (1000, 1.0)
+    config = config.training(bc_pretrain_steps=0, bc_weight=0.25)
+    assert (config.resolved_bc_pretrain_steps(), config.resolved_bc_weight()) == (0, 0.25)

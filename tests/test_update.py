@@ -254,6 +254,20 @@ def test_bc_weight_pulls_the_actor_towards_the_demonstrated_actions():
     assert gains[1.0] > 0.5 and gains[1.0] > gains[0.0] + 0.3, gains
 
 
+def test_q_filter_keeps_only_rows_whose_demonstrated_action_the_critics_value_higher():
+    """bc_q_filter: each row's error counts where min_n Q_n(s, a_demo) > min_n Q_n(s, greedy), else 0."""
+    module = make_updater().module
+    rows = batch(64)
+    plain = losses.demonstrated_action_error(module, rows.obs, rows.action)
+    filtered = losses.demonstrated_action_error(module, rows.obs, rows.action, q_filter=True)
+    with torch.no_grad():
+        latent = module.encode(rows.obs)
+        greedy = torch.tanh(module.actor(module.actor_latent(rows.obs, latent))[0])
+        keep = module.q_values(latent, rows.action).min(0).values > module.q_values(latent, greedy).min(0).values
+    assert 0 < keep.sum() < 64  # a random critic prefers some demonstrated actions, not all
+    torch.testing.assert_close(filtered, plain * keep)
+
+
 def test_non_finite_loss_skips_the_step_and_leaves_weights_and_adam_state_alone():
     updater = make_updater()
     module = updater.module
