@@ -583,7 +583,7 @@ class HybridSACConfig(AlgorithmConfig):
             raise ValueError(f'bc_weight={weight!r} is invalid; allowed: a number >= 0 (0: off) or "auto".')
         if not isinstance(self.bc_q_filter, bool):
             raise ValueError(f"bc_q_filter={self.bc_q_filter!r} is invalid; allowed: True or False.")
-        if self.bc_pretrain_steps != "auto" and self.bc_pretrain_steps > 0 and self.demonstrations is None:
+        if self.resolved_bc_pretrain_steps() > 0 and self.demonstrations is None:  # "auto" is 0 without them
             raise ValueError(
                 f"bc_pretrain_steps={self.bc_pretrain_steps} clones demonstrations, but demonstrations=None; allowed: "
                 "bc_pretrain_steps=0, or demonstrations=<recorded episodes>."

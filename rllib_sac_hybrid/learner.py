@@ -94,7 +94,7 @@ class HybridSACTorchLearner(TorchLearner):
         self._batch_sizes[module_id] = config.train_batch_size_per_learner
         shapes = image_shapes(module.observation_space) if config.image_augmentation == "random_shift" else {}
         pads = {key: shift_pad_for(shape, config.image_shift_pad) for key, shape in shapes.items()}
-        self._image_shift[module_id] = {key: pad for key, pad in pads.items() if pad > 0}
+        self._image_shift[module_id] = {key: pad for key, pad in pads.items() if pad}  # pad 0: no shift
         if config.reward_scaling == "return_std":
             self._return_scale[module_id] = ReturnScale(config.discount)
         if config.observation_normalization == "running":

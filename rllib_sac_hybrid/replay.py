@@ -211,14 +211,13 @@ def shift_pad_for(shape: tuple[int, ...], pad: int | str) -> int:
 def shift_images(batch: Batch, pads: dict[str | None, int]) -> Batch:
     """``random_shift`` on the image keys of a batch's obs and next obs (independent offsets);
     ``pads`` maps each image key (None: an image-only Box observation) to its padding."""
-    pads = {k: p for k, p in pads.items() if p > 0}
-    if not pads:
+    if not any(pads.values()):
         return batch
 
     def shifted(obs):
         if not isinstance(obs, dict):  # an image-only Box observation
             return random_shift(obs, pads[None])
-        return {k: random_shift(v, pads[k]) if k in pads else v for k, v in obs.items()}
+        return {k: random_shift(v, pads[k]) if pads.get(k) else v for k, v in obs.items()}
 
     return batch._replace(obs=shifted(batch.obs), next_obs=shifted(batch.next_obs))
 
