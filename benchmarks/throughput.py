@@ -182,9 +182,10 @@ def floor(
         metrics = updater.update(lambda: replay.gather(next(rows)))
         torch.stack([m["critic_loss"] for m in metrics if "critic_loss" in m]).sum().item()  # one sync per update
 
-    rates = []
+    rates, warmup_start = [], time.perf_counter()
     for _ in range(3):  # warm-up (and compilation, when on)
         one_update()
+    warmup_s = time.perf_counter() - warmup_start
     flops = update_flops(one_update) if not torch_compile else math.nan  # compiled graphs hide their matmuls
     for _ in range(repeats):
         steps, start = 0, time.perf_counter()
@@ -193,7 +194,12 @@ def floor(
             steps += case.utd
         rates.append(steps / (time.perf_counter() - start))
     rate = statistics.median(rates)
-    return {"grad_steps_per_s": rate, "env_steps_per_s": rate / case.utd, "flop_per_s": flops * rate / case.utd}
+    return {
+        "grad_steps_per_s": rate,
+        "env_steps_per_s": rate / case.utd,
+        "flop_per_s": flops * rate / case.utd,
+        "warmup_s": warmup_s,  # 3 updates, with the compile when on
+    }
 
 
 def update_flops(one_update) -> float:
@@ -333,18 +339,25 @@ def threads_study(seconds: float, repeats: int) -> None:
 
 def flops_report(seconds: float, repeats: int, threads: int) -> None:
     """The floor's update against this CPU's matrix-multiply rate: the update's FLOPs (torch's
-    ``FlopCounterMode``) times updates per second, over ``torch.mm`` at 256 and at 2048."""
+    ``FlopCounterMode``) times updates per second, over ``torch.mm`` at 256 and at 2048; eager and
+    with ``torch_compile=True`` (the same math, so the eager count stands for both: compiled
+    graphs hide their matmuls from the counter), with the compile's one-off cost."""
     sgemm = {n: sgemm_flop_per_s(n, threads, seconds=max(1.0, seconds / 2)) for n in (256, 2048)}
     print(f"\nthe update against sgemm, {threads} torch threads: torch.mm 256: {sgemm[256] / 1e9:.1f} GFLOP/s, "
           f"2048: {sgemm[2048] / 1e9:.1f} GFLOP/s")  # fmt: skip
-    print(f"{'case':<32}{'critic steps/s':>15}{'MFLOP/step':>12}{'GFLOP/s':>9}{'/mm256':>8}{'/mm2048':>8}", flush=True)
+    print(f"{'case':<32}{'critic steps/s':>15}{'MFLOP/step':>12}{'GFLOP/s':>9}{'/mm256':>8}{'/mm2048':>8}"
+          f"{'compiled steps/s':>18}{'/mm256':>8}{'compile s':>11}", flush=True)  # fmt: skip
     cases = [Case("pendulum", 2, 20, False), Case("pendulum", 10, 20, False), Case("pendulum", 2, 1, False),
              Case("pendulum", 2, 1, True), Case("hopper", 10, 20, True)]  # fmt: skip
     for case in cases:
         fig = floor(case, seconds, repeats, threads=threads)
         per_step = fig["flop_per_s"] / fig["grad_steps_per_s"]
+        compiled = floor(case, seconds, repeats, torch_compile=True, threads=threads)
+        compiled_flop_per_s = per_step * compiled["grad_steps_per_s"]
         print(f"{case.label:<32}{fig['grad_steps_per_s']:>15.1f}{per_step / 1e6:>12.1f}{fig['flop_per_s'] / 1e9:>9.1f}"
-              f"{fig['flop_per_s'] / sgemm[256]:>8.2f}{fig['flop_per_s'] / sgemm[2048]:>8.2f}", flush=True)  # fmt: skip
+              f"{fig['flop_per_s'] / sgemm[256]:>8.2f}{fig['flop_per_s'] / sgemm[2048]:>8.2f}"
+              f"{compiled['grad_steps_per_s']:>18.1f}{compiled_flop_per_s / sgemm[256]:>8.2f}"
+              f"{compiled['warmup_s']:>11.0f}", flush=True)  # fmt: skip
 
 
 def memory_report(envs: list[str]) -> None:

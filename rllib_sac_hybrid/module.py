@@ -114,9 +114,7 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         # actor): it never changes, so it needs no copy, and its features can be computed once
         # per batch (prepare_batch).
         self.frozen_backbones: dict[str | None, nn.Module] = (
-            {k: FrozenBackbone(backbone(shape[-1])) for k, shape in images.items()}
-            if cfg["freeze_image_backbone"]
-            else {}
+            {k: FrozenBackbone(backbone(shape)) for k, shape in images.items()} if cfg["freeze_image_backbone"] else {}
         )
 
         def make_encoder() -> ObservationEncoder:

@@ -63,8 +63,9 @@ class ObservationEncoder(nn.Module):
         obs_dims: flat size of each observation key; a single vector uses the key ``None``.
         latent_dim: width of each key's part.
         image_shapes: (H, W, C) of the keys that are camera images (their ``obs_dims`` are unused).
-        backbone: makes one camera's backbone, ``backbone(in_channels) -> nn.Module`` mapping
-            (B, C, H, W) floats in [0, 1] to (B, C', h, w); None: ``SmallCNN``.
+        backbone: makes one camera's backbone from its image shape, ``backbone((H, W, C)) ->
+            nn.Module`` mapping (B, C, H, W) floats in [0, 1] to (B, C', h, w) (``resolve_backbone``);
+            None: ``SmallCNN.for_image``.
         frozen_backbones: keys -> an already built frozen backbone to use (shared, never copied).
         spatial_features: learned spatial kernels per backbone channel.
     """
@@ -74,7 +75,7 @@ class ObservationEncoder(nn.Module):
         obs_dims: Mapping[str | None, int],
         latent_dim: int,
         image_shapes: Mapping[str, Sequence[int]] | None = None,
-        backbone: Callable[[int], nn.Module] | None = None,
+        backbone: BackboneFactory | None = None,
         frozen_backbones: Mapping[str, nn.Module] | None = None,
         spatial_features: int = 8,
     ) -> None:
@@ -86,7 +87,7 @@ class ObservationEncoder(nn.Module):
         for k in self.keys:
             if k in image_shapes:
                 shared = (frozen_backbones or {}).get(k)
-                net = shared if shared is not None else (backbone or SmallCNN)(int(image_shapes[k][-1]))
+                net = shared if shared is not None else (backbone or SmallCNN.for_image)(image_shapes[k])
                 parts.append(ImageEncoder(image_shapes[k], latent_dim, net, spatial_features))
             else:
                 parts.append(nn.Sequential(nn.Linear(obs_dims[k], latent_dim), nn.LayerNorm(latent_dim), nn.Tanh()))
@@ -125,13 +126,17 @@ class FrozenBackbone(nn.Module):
             return self.net(x)
 
 
-def resolve_backbone(spec: str | Callable[[int], nn.Module] | None) -> Callable[[int], nn.Module]:
-    """``image_backbone`` -> a factory ``in_channels -> nn.Module``: None is ``SmallCNN``; a string
-    ``"package.module:function"`` is imported; a callable is used as is."""
+BackboneFactory = Callable[[Sequence[int]], nn.Module]  # an image's (H, W, C) -> its backbone
+
+
+def resolve_backbone(spec: str | Callable[[int], nn.Module] | None) -> BackboneFactory:
+    """``image_backbone`` -> a factory of a camera's backbone from its image shape (H, W, C):
+    None is ``SmallCNN.for_image``; a string ``"package.module:function"`` is imported; a callable
+    is used as is. A user's factory takes the number of input channels."""
     if spec is None:
-        return SmallCNN
+        return SmallCNN.for_image
     if callable(spec):
-        return spec
+        return _of_channels(spec)
     module_name, _, attr = str(spec).partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), attr)
@@ -142,7 +147,11 @@ def resolve_backbone(spec: str | Callable[[int], nn.Module] | None) -> Callable[
         ) from error
     if not callable(factory):
         raise ValueError(f"image_backbone={spec!r} is not callable; allowed: a function of in_channels.")
-    return factory
+    return _of_channels(factory)
+
+
+def _of_channels(factory: Callable[[int], nn.Module]) -> BackboneFactory:
+    return lambda shape: factory(int(shape[-1]))
 
 
 class BackboneFeatures(NamedTuple):
@@ -158,18 +167,33 @@ def images_to_float(images: torch.Tensor) -> torch.Tensor:
     return x.float().div(255.0) if images.dtype == torch.uint8 else x.float()
 
 
+MIN_FEATURE_SIDE = 8  # the smallest feature-map side SmallCNN leaves unpadded
+
+
 class SmallCNN(nn.Module):
     """The default camera backbone (DrQ's): four 3x3 convolutions of 32 channels, the first with
-    stride 2, ReLU after each. (B, C, H, W) -> (B, 32, (H - 1) // 2 - 5, ...)."""
+    stride 2, ReLU after each. Unpadded, (B, C, H, W) -> (B, 32, (H - 1) // 2 - 6, ...): 35 at 84 px.
 
-    def __init__(self, in_channels: int, channels: int = 32) -> None:
+    ``padding`` (for the three stride-1 convolutions) keeps the map at (H - 1) // 2 a side.
+    ``for_image`` pads where the unpadded map would be under ``MIN_FEATURE_SIDE`` (images under
+    29 px): unpadded, a 16 px image ends as a 1x1 map, which keeps no position of anything in
+    view for the spatial embedding to read."""
+
+    def __init__(self, in_channels: int, channels: int = 32, padding: int = 0) -> None:
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(in_channels, channels, 3, stride=2), nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, stride=1), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=1, padding=padding), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=1, padding=padding), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, stride=1, padding=padding), nn.ReLU(),
         )  # fmt: skip
+
+    @classmethod
+    def for_image(cls, shape: Sequence[int]) -> SmallCNN:
+        """The backbone for (H, W, C) images: unpadded, or padded where that map would be too small."""
+        height, width, channels = (int(d) for d in shape)
+        padding = 0 if (min(height, width) - 1) // 2 - 6 >= MIN_FEATURE_SIDE else 1
+        return cls(channels, padding=padding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -67,8 +67,7 @@ class BehaviourCloningNet(nn.Module):
         super().__init__()
         self.keys = list(cameras)
         self.encoders = nn.ModuleList(
-            ImageEncoder(shape, latent_dim, backbone_factory(int(shape[-1])), spatial_features)
-            for shape in cameras.values()
+            ImageEncoder(shape, latent_dim, backbone_factory(shape), spatial_features) for shape in cameras.values()
         )
         self.continuous_dim, self.num_discrete = continuous_dim, num_discrete
         self.head = nn.Sequential(

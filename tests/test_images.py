@@ -60,6 +60,18 @@ def test_two_cameras_and_a_vector_encode_to_one_latent():
     assert latent.abs().max() <= 1.0  # Linear -> LayerNorm -> Tanh per part
 
 
+@pytest.mark.parametrize("side, padding, feature_side", [(16, 1, 7), (24, 1, 11), (32, 0, 9), (84, 0, 35)])
+def test_the_default_backbone_pads_small_images_to_keep_a_feature_map(side, padding, feature_side):
+    # Unpadded, a 16 px view ends as a 1x1 map: nothing left of where things are.
+    net = SmallCNN.for_image((side, side, 3))
+    assert net.net[2].padding == (padding, padding)
+    assert net(torch.zeros(1, 3, side, side)).shape == (1, 32, feature_side, feature_side)
+    space = gym.spaces.Dict({"pixels": gym.spaces.Box(0, 255, (side, side, 3), np.uint8)})
+    module = make_module(space, ACTIONS)
+    spatial = module.encoder.image_encoder("pixels").spatial.kernel
+    assert spatial.shape[1:3] == (feature_side, feature_side)
+
+
 @pytest.mark.parametrize("backbone", [tiny_backbone, "tests.test_images:tiny_backbone"])
 def test_backbones_plug_in_as_callable_or_import_path(backbone):
     module = make_module(TWO_CAMERAS, ACTIONS, image_backbone=backbone)
