@@ -1,0 +1,44 @@
+"""From pixels: the defaults learn the built-in pixel pick-and-place (16x16 camera plus the
+gripper's state) from 20 scripted demonstrations, and the greedy policy keeps up. The short
+version of ``benchmarks/learning.py --task pick-place-pixels --demos 20`` (README, "The built-in
+pixel task": 80% training success at 5,000 env steps on this seed)."""
+
+from __future__ import annotations
+
+from rllib_sac_hybrid import HybridSACConfig
+from rllib_sac_hybrid.envs import PICK_PLACE_PIXELS_ID
+from rllib_sac_hybrid.evaluation import greedy_evaluation
+from rllib_sac_hybrid.record import record
+
+ENV_CONFIG = {"reward_type": "dense", "image_size": 16}
+TARGET_SUCCESS = 0.8  # training episodes, the last 30
+MAX_ENV_STEPS = 12_000
+# Greedy success on 50 fresh episodes right at the target >= the target - this: on pixels the
+# greedy policy lags a little early on (0.68 against 0.80 at 5,000 env steps in the benchmark run).
+GREEDY_MARGIN = 0.2
+
+
+def test_defaults_learn_pixels_from_demonstrations(ray_session, tmp_path):
+    demos = str(tmp_path / "demos")
+    record(PICK_PLACE_PIXELS_ID, 20, demos, "scripted", seed=10_000, env_config=ENV_CONFIG)
+    algo = (
+        HybridSACConfig()
+        .environment(PICK_PLACE_PIXELS_ID, env_config=ENV_CONFIG)
+        .training(demonstrations=demos, learner_torch_threads=1)
+        .reporting(min_sample_timesteps_per_iteration=1000, metrics_num_episodes_for_smoothing=30)
+        .debugging(seed=1)
+        .build_algo()
+    )
+    curve = []
+    try:
+        while True:
+            result = algo.train()
+            steps = int(result["num_env_steps_sampled_lifetime"])
+            curve.append((steps, round(result["env_runners"]["episode_success_rate_windowed"], 2)))
+            if curve[-1][1] >= TARGET_SUCCESS or steps >= MAX_ENV_STEPS:
+                break
+        greedy = greedy_evaluation(algo.get_module(), PICK_PLACE_PIXELS_ID, 50, seed=1, env_config=ENV_CONFIG)
+    finally:
+        algo.stop()
+    assert curve[-1][1] >= TARGET_SUCCESS, f"(env steps, training success): {curve}"
+    assert greedy["success_rate"] >= TARGET_SUCCESS - GREEDY_MARGIN, f"greedy {greedy}; curve {curve}"
