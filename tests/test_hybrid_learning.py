@@ -8,6 +8,7 @@ import pytest
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.envs import PICK_PLACE_ID
 from rllib_sac_hybrid.evaluation import greedy_evaluation
+from tests.conftest import train_until_success
 
 TARGET_SUCCESS = 0.8  # training episodes (the exploring policy), the last 30
 # Greedy success on 50 fresh episodes >= training success - this, where training success is the
@@ -63,14 +64,8 @@ def test_defaults_learn_pick_and_place_with_async_sampling(ray_session):
     above checks it after further training."""
     config = defaults(num_env_runners=1, rollout_fragment_length=8).training(async_sampling=True)
     algo = config.build_algo()
-    curve = []
     try:
-        while True:
-            result = algo.train()
-            steps = int(result["num_env_steps_sampled_lifetime"])
-            curve.append((steps, round(result["env_runners"]["episode_success_rate_windowed"], 2)))
-            if curve[-1][1] >= TARGET_SUCCESS or steps >= MAX_ENV_STEPS:
-                break
+        curve = train_until_success(algo, TARGET_SUCCESS, MAX_ENV_STEPS)
     finally:
         algo.stop()
     assert curve[-1][1] >= TARGET_SUCCESS, f"(env steps, training success): {curve}"
