@@ -39,7 +39,7 @@ from torch import nn
 
 from rllib_sac_hybrid.cli import json_object
 from rllib_sac_hybrid.demos import FORMATS, demonstration_transitions, read_episodes
-from rllib_sac_hybrid.networks import ImageEncoder, mlp, resolve_backbone
+from rllib_sac_hybrid.networks import BackboneFactory, ImageEncoder, mlp, resolve_backbone
 from rllib_sac_hybrid.replay import random_shift, shift_pad_for
 from rllib_sac_hybrid.spaces import ActionLayout, image_shapes
 
@@ -58,7 +58,7 @@ class BehaviourCloningNet(nn.Module):
     def __init__(
         self,
         cameras: dict[str | None, tuple[int, int, int]],
-        backbone_factory,
+        backbone_factory: BackboneFactory,
         continuous_dim: int,
         num_discrete: int,
         latent_dim: int = 64,
