@@ -126,8 +126,9 @@ NON_FINITE_MODES = ("raise", "drop")
 REWARD_SCALINGS = ("return_std", None)
 DISCRETE_EXPLORATIONS = ("epsilon", "boltzmann")
 IMAGE_AUGMENTATIONS = ("random_shift", None)
-# bc_pretrain_steps / bc_weight "auto" with demonstrations: measured on the sparse pick-and-place,
-# GraspCarry, gym-hil's pick-cube and the pixel task (README, "Warm starts").
+# bc_pretrain_steps "auto" with demonstrations and bc_weight "auto": measured on the sparse pick-and-place,
+# GraspCarry, gym-hil's pick-cube (demonstrations, and a simulated human's interventions) and the pixel
+# task (README, "Warm starts" and "gym-hil pick-cube").
 AUTO_BC_PRETRAIN_STEPS = 1000
 AUTO_BC_WEIGHT = 1.0
 TORCH_COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -234,8 +235,9 @@ class HybridSACConfig(AlgorithmConfig):
             distance of the greedy arm action tanh(mean) to the demonstrated one (TD3+BC's term),
             over each policy step's demonstration rows (recorded demonstrations and human
             interventions), so that the policy keeps what the demonstrations show while the
-            critics are still wrong; the std stays the entropy term's. 0 (default): plain SAC;
-            no effect while the demonstration replay is empty.
+            critics are still wrong; the std stays the entropy term's. 0: plain SAC. "auto"
+            (default): 1.0; no effect while the demonstration replay is empty, so a run with neither
+            demonstrations nor interventions is plain SAC.
         online_ratio: the share of each batch's rows drawn from the online replay, in every UTD step,
             while the demonstration replay holds rows; the rest come from it (RLPD: 0.5). 1 is plain
             online training.
@@ -411,9 +413,10 @@ class HybridSACConfig(AlgorithmConfig):
         return int(self.bc_pretrain_steps)
 
     def resolved_bc_weight(self) -> float:
-        """``bc_weight``, or for "auto" 1.0 with demonstrations and 0 without."""
+        """``bc_weight``, or for "auto" 1.0: the term clones only demonstration-replay rows
+        (loaded demonstrations and human interventions), so without either it changes nothing."""
         if self.bc_weight == "auto":
-            return AUTO_BC_WEIGHT if self.demonstrations is not None else 0.0
+            return AUTO_BC_WEIGHT
         return float(self.bc_weight)
 
     def action_layout(self, action_space: gym.Space) -> ActionLayout:

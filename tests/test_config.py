@@ -293,8 +293,10 @@ def test_a_module_saved_before_later_settings_existed_still_builds():
         HybridSACTorchRLModule(**spaces, model_config={k: v for k, v in old.items() if k != "critic_hidden_dims"})
 
 
-def test_behaviour_cloning_is_on_by_default_only_with_demonstrations():
-    assert HybridSACConfig().resolved_bc_pretrain_steps() == 0 and HybridSACConfig().resolved_bc_weight() == 0.0
+def test_behaviour_cloning_defaults_pretrain_only_with_demonstrations_and_clone_any_demo_rows():
+    # Pretraining needs demonstrations; the online term is on for whatever the demonstration replay
+    # gets (interventions too), and with an empty one there are no rows for it to touch.
+    assert HybridSACConfig().resolved_bc_pretrain_steps() == 0 and HybridSACConfig().resolved_bc_weight() == 1.0
     config = HybridSACConfig().training(demonstrations="demos/")
     assert (config.resolved_bc_pretrain_steps(), config.resolved_bc_weight()) == (1000, 1.0)
     config = config.training(bc_pretrain_steps=0, bc_weight=0.25)
