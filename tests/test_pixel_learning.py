@@ -1,7 +1,10 @@
 """From pixels: the defaults learn the built-in pixel pick-and-place (16x16 camera plus the
-gripper's state) from 20 scripted demonstrations, and the greedy policy keeps up. The short
-version of ``benchmarks/learning.py --task pick-place-pixels --demos 20`` (README, "The built-in
-pixel task": 80% training success at 5,000 env steps on this seed)."""
+gripper's state) from 20 scripted demonstrations, and the greedy policy learns with them. The CI
+version of ``benchmarks/learning.py --task pick-place-pixels --demos 20``, which shows the 80%
+(README, "The built-in pixel task"): this one stops at 3,000 env steps, where every run measured
+is well clear of random's 0 but none has finished learning, so it costs a fixed ~300 s instead of
+an open-ended train-to-80% (350-940 s in CI, since the run is not bit-exact from one run to the
+next)."""
 
 from __future__ import annotations
 
@@ -9,16 +12,15 @@ from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.envs import PICK_PLACE_PIXELS_ID
 from rllib_sac_hybrid.evaluation import greedy_evaluation
 from rllib_sac_hybrid.record import record
-from tests.conftest import train_until_success
 
 ENV_CONFIG = {"reward_type": "dense", "image_size": 16}
-TARGET_SUCCESS = 0.8  # training episodes, the last 30
-MAX_ENV_STEPS = 12_000
-# Greedy success on 50 fresh episodes right at the target >= this. On pixels the greedy policy
-# lags early on, and the run is not bit-exact across machines: 0.56 (training 0.90 at 6,000 env
-# steps) and 0.42 (training 0.83 at 9,000) in two runs of this test, 0.68 at 5,000 in the
-# benchmark's; it catches up later (0.98 at 30,000). Random: 0.
-GREEDY_MIN = 0.25
+ENV_STEPS = 3_000
+# At 3,000 env steps, four runs of this test's settings (seeds 1, 1, 1, 2, two at a time on the 2
+# cores): training success 0.73 / 0.50 / 0.43 / 0.37 (last 30 episodes), greedy 0.36 / 0.32 on 50
+# fresh episodes in the two runs that measured it; they reach 80% training at 5,000-7,000. Random: 0
+# and 0.
+TRAINING_MIN = 0.2
+GREEDY_MIN = 0.15
 
 
 def test_defaults_learn_pixels_from_demonstrations(ray_session, tmp_path):
@@ -32,10 +34,14 @@ def test_defaults_learn_pixels_from_demonstrations(ray_session, tmp_path):
         .debugging(seed=1)
         .build_algo()
     )
+    curve: list[tuple[int, float]] = []
     try:
-        curve = train_until_success(algo, TARGET_SUCCESS, MAX_ENV_STEPS)
+        while not curve or curve[-1][0] < ENV_STEPS:
+            result = algo.train()
+            steps = int(result["num_env_steps_sampled_lifetime"])
+            curve.append((steps, round(result["env_runners"]["episode_success_rate_windowed"], 2)))
         greedy = greedy_evaluation(algo.get_module(), PICK_PLACE_PIXELS_ID, 50, seed=1, env_config=ENV_CONFIG)
     finally:
         algo.stop()
-    assert curve[-1][1] >= TARGET_SUCCESS, f"(env steps, training success): {curve}"
+    assert curve[-1][1] >= TRAINING_MIN, f"(env steps, training success): {curve}"
     assert greedy["success_rate"] >= GREEDY_MIN, f"greedy {greedy}; curve {curve}"
