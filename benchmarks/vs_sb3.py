@@ -17,7 +17,7 @@ end that meets the criterion; Ray's start-up is not counted.
   (``preset:<name>``), sampling in the driver (no remote runner), as SB3 does.
 
 Prints env steps and seconds to the target per run and the ratio of wall times; writes
-``benchmarks/results/vs_sb3.csv``.
+``benchmarks/results/vs_sb3.csv`` (``vs_sb3_<tag>.csv`` with ``--tag``).
 """
 
 from __future__ import annotations
@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--threads", type=int, default=1, help="torch threads of both systems")
     parser.add_argument("--no-sb3", action="store_true", help="HybridSAC only")
+    parser.add_argument("--tag", default="", help="suffix of the CSV (e.g. seeds run side by side)")
     args = parser.parse_args(argv)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     runs = []
@@ -164,11 +165,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 runs += [run_hybrid(task, settings, seed, args.threads) for settings in args.hybrid]
     finally:
         ray.shutdown()
-    report(runs, args.threads)
+    report(runs, args.threads, args.tag)
     return runs
 
 
-def report(runs: list[dict], threads: int) -> None:
+def report(runs: list[dict], threads: int, tag: str = "") -> None:
     print(f"\nTo the target (mean of the last {WINDOW} episodes), {threads} torch thread(s), back to back:")
     print(f"{'task':>10} {'system':>28} {'seed':>4} {'env steps':>10} {'seconds':>8} {'env steps/s':>11} {'x SB3':>6}")
     for run in runs:
@@ -187,12 +188,13 @@ def report(runs: list[dict], threads: int) -> None:
         print(f"{run['task']:>10} {run['system']:>28} {run['seed']:>4} {steps:>10} "
               f"{run['seconds']:>8.1f} {rate:>11.1f} {ratio:>6}")  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
-    with open(RESULTS / "vs_sb3.csv", "w", newline="") as f:
+    path = RESULTS / (f"vs_sb3_{tag}.csv" if tag else "vs_sb3.csv")
+    with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["task", "system", "seed", "env_steps", "windowed", "seconds"])
         for run in runs:
             writer.writerows([run["task"], run["system"], run["seed"], *point] for point in run["curve"])
-    print(f"curves: {RESULTS / 'vs_sb3.csv'}")
+    print(f"curves: {path}")
 
 
 if __name__ == "__main__":
