@@ -12,18 +12,6 @@ from rllib_sac_hybrid import HybridSACConfig, HybridSACTorchRLModule
 torch.set_num_threads(1)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Long tests first, longest first (``@pytest.mark.long(seconds)``, seconds measured in CI), the
-    rest in file order: the xdist workers take tests in this order, so a long test that came last
-    would otherwise run alone at the end of the parallel phase while the other worker idles."""
-
-    def seconds(item: pytest.Item) -> float:
-        mark = item.get_closest_marker("long")
-        return float(mark.args[0]) if mark else 0.0
-
-    items.sort(key=lambda item: -seconds(item))  # stable: ties keep their order
-
-
 @pytest.fixture(scope="session")
 def ray_session():
     """Starts Ray once for the session and shuts down only what it started."""

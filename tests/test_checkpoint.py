@@ -122,7 +122,6 @@ def test_checkpoint_holds_replay_counters_and_rng_unless_replay_is_off(ray_sessi
     assert HYBRID_SAC_DEFAULTS["checkpoint_replay"] is True
 
 
-@pytest.mark.long(50)
 @pytest.mark.parametrize("num_env_runners", [0, 2])
 def test_seeded_runs_are_reproducible(ray_session, num_env_runners):
     """Same seed, same losses, temperatures and returns - random warm-up actions included, and with

@@ -34,7 +34,6 @@ def grads(module):
     return {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
 
 
-@pytest.mark.long(84)
 def test_compiled_losses_and_gradients_equal_eager(eager_random_in_compiled_code):
     mode = HYBRID_SAC_DEFAULTS["torch_compile_mode"]
     eager = make_updater(num_critics=3, m=2, **SMALL)

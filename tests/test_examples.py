@@ -33,7 +33,6 @@ def tune_results(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.mark.long(71)
 def test_pendulum_example_passes_as_a_test(ray_session, tune_results):
     grid = example("pendulum").main(["--as-test", "--stop-reward=-400", "--stop-timesteps=8000"])
     best = grid.get_best_result(metric=RETURN_WINDOWED, mode="max").metrics
@@ -42,7 +41,6 @@ def test_pendulum_example_passes_as_a_test(ray_session, tune_results):
     assert any(tune_results.iterdir())  # the results went where the fixture put them
 
 
-@pytest.mark.long(66)
 def test_pick_place_example_passes_as_a_test(ray_session, tune_results):
     # seed 0: -8.3 / -7.2 / -3.3 / -1.6 at 1,000 / 2,000 / 3,000 / 4,000 env steps (66 s alone)
     grid = example("pick_place").main(["--as-test", "--stop-reward=-4", "--stop-timesteps=6000"])

@@ -91,7 +91,6 @@ class _CrashingEnv(_PoisonedEnv):
         return super().step(action)
 
 
-@pytest.mark.long(53)
 def test_failed_env_runner_is_replaced_and_stored_transitions_kept(ray_session):
     """Two remote EnvRunners whose envs die every 120 steps: RLlib restarts them, training goes on,
     and the replay only ever grows by what was sampled - nothing stored is lost."""

@@ -30,7 +30,6 @@ def defaults(**env_runners) -> HybridSACConfig:
     )
 
 
-@pytest.mark.long(252)
 def test_defaults_learn_pick_and_place_and_greedy_keeps_up(ray_session):
     """Synchronous rounds in one process, only the env set: 80% training success, then 2,000 env
     steps more, then the greedy policy on 50 fresh episodes."""

@@ -155,7 +155,6 @@ def test_async_sampling_with_two_policies_stores_and_trains_both(ray_session):
 
 @pytest.mark.parametrize(("policies", "mapping"), [(("p0", "p1"), per_agent), (("shared",), shared)],
                          ids=["two-policies", "shared-policy"])  # fmt: skip
-@pytest.mark.long(128)
 def test_multi_agent_pendulum_learns(ray_session, policies, mapping):
     """The Pendulum example's settings on 2 agents; the return is the sum of both. Measured
     (seed 0, window 5): two policies -1,575 / -724 / -386 at 3,000 / 4,000 / 4,500 env steps, a

@@ -142,7 +142,6 @@ def test_unknown_normalization_is_a_clear_error():
         HybridSACConfig().environment("Pendulum-v1").training(observation_normalization="meanstd").validate()
 
 
-@pytest.mark.long(60)
 def test_lopsided_pendulum_learns_with_running_normalization_and_no_connector(ray_session):
     """RLlib's MeanStdFilter example task; the settings of examples/pendulum.py. Measured:
     -391 at 4,000 env steps and -131 at 6,000 (seed 0); without normalisation -1,000 or worse

@@ -8,8 +8,6 @@ next)."""
 
 from __future__ import annotations
 
-import pytest
-
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.envs import PICK_PLACE_PIXELS_ID
 from rllib_sac_hybrid.evaluation import greedy_evaluation
@@ -25,7 +23,6 @@ TRAINING_MIN = 0.2
 GREEDY_MIN = 0.15
 
 
-@pytest.mark.long(383)
 def test_defaults_learn_pixels_from_demonstrations(ray_session, tmp_path):
     demos = str(tmp_path / "demos")
     record(PICK_PLACE_PIXELS_ID, 20, demos, "scripted", seed=10_000, env_config=ENV_CONFIG)

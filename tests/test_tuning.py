@@ -93,7 +93,6 @@ def test_tiny_sweep_writes_table_plots_and_a_best_checkpoint_that_acts(ray_sessi
         algo.stop()
 
 
-@pytest.mark.long(61)
 @pytest.mark.parametrize("search, scheduler", [("optuna", "fifo"), ("random", "pbt"), ("random", "pb2")])
 def test_optuna_search_and_pbt_run(ray_session, tmp_path, search, scheduler):
     pytest.importorskip({"optuna": "optuna", "random": "sklearn" if scheduler == "pb2" else "ray"}[search])
@@ -156,7 +155,6 @@ def test_resume_needs_an_earlier_sweep(ray_session, tmp_path):
         run_sweep(tiny_settings(tmp_path, name="never_ran", resume=True))
 
 
-@pytest.mark.long(99)
 def test_interrupted_sweep_resumes(tmp_path):
     """A sweep stopped by Ctrl-C mid-way (SIGINT to its process) continues with --resume: every
     trial ends at its env-step budget and no trial starts over."""
