@@ -55,11 +55,12 @@ def train_until_return(algo, target: float, max_iterations: int) -> list[float]:
     return returns
 
 
-def train_until_success(algo, target: float, max_env_steps: int) -> list[tuple[int, float]]:
-    """Trains until the windowed training success reaches ``target`` or ``max_env_steps`` env
-    steps have run; returns (env steps, success rounded to 0.01) after each iteration."""
+def train_until_success(algo, target: float | None, max_env_steps: int) -> list[tuple[int, float]]:
+    """Trains until the windowed training success reaches ``target`` (None: never, the whole
+    budget) or ``max_env_steps`` env steps have run; returns (env steps, success rounded to 0.01)
+    after each iteration."""
     curve: list[tuple[int, float]] = []
-    while not curve or (curve[-1][1] < target and curve[-1][0] < max_env_steps):
+    while not curve or ((target is None or curve[-1][1] < target) and curve[-1][0] < max_env_steps):
         result = algo.train()
         steps = int(result["num_env_steps_sampled_lifetime"])
         curve.append((steps, round(result["env_runners"]["episode_success_rate_windowed"], 2)))
