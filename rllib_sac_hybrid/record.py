@@ -25,7 +25,9 @@ offline reader (``input_read_episodes=True``).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import pickle
 import sys
 import time
 from collections.abc import Callable
@@ -147,6 +149,7 @@ def record(
     try:
         while len(kept) < episodes and attempts < limit:
             episode = _run_episode(env, act, seed + attempts, use_teleop=policy == "teleop")
+            episode.id_ = _episode_id(episode, seed + attempts)
             attempts += 1
             success = bool(success_flag(episode.get_infos(-1)))
             successes += int(success)
@@ -175,6 +178,15 @@ def record(
         "seconds": time.monotonic() - start,
         "out": out,
     }
+
+
+def _episode_id(episode: SingleAgentEpisode, seed: int) -> str:
+    """An id fixed by the episode's reset seed and content. The readers order episodes by id (Ray
+    Data reads rows in no fixed order), so RLlib's random ids would reorder the demonstration
+    replay at each recording and make seeded runs on fresh recordings differ; distinct episodes
+    still get distinct ids."""
+    content = pickle.dumps((episode.get_observations(), episode.get_actions(), episode.get_rewards()))
+    return f"record-{seed:012d}-{hashlib.sha1(content).hexdigest()[:12]}"
 
 
 def _run_episode(env: gym.Env, act: Policy, seed: int, use_teleop: bool) -> SingleAgentEpisode:
