@@ -23,8 +23,8 @@ test: $(VENV)/.installed
 	# Two phases: the suite on 2 xdist workers, then the `serial` tests alone: several processes
 	# that must run together (learners that all-reduce every step, the local cluster, an async
 	# runner), which a busy peer worker slows three- to sixfold.
-	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 -m "not serial" tests
-	$(PY) -m pytest -q --durations=5 -m serial tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=60 -m "not serial" tests
+	$(PY) -m pytest -q --durations=15 -m serial tests
 
 bench-pendulum: $(VENV)/.installed
 	$(PY) benchmarks/pendulum.py

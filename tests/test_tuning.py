@@ -165,7 +165,7 @@ def test_interrupted_sweep_resumes(tmp_path):
         "--num-samples",
         "2",
         "--max-env-steps",
-        "1500",
+        "800",
         "--iteration-env-steps",
         "100",
         "--scheduler",
@@ -193,17 +193,17 @@ def test_interrupted_sweep_resumes(tmp_path):
         if process.poll() is None:
             process.kill()
     cut_table = pd.read_csv(tmp_path / "cut" / "results.csv") if (tmp_path / "cut" / "results.csv").exists() else None
-    assert cut_table is None or cut_table["env_steps"].min() < 1500  # it really was cut short
+    assert cut_table is None or cut_table["env_steps"].min() < 800  # it really was cut short
 
     resumed = subprocess.run([*args, "--resume"], env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     table = pd.read_csv(tmp_path / "cut" / "results.csv")
-    assert len(table) == 2 and (table["env_steps"] == 1500).all()
+    assert len(table) == 2 and (table["env_steps"] == 800).all()
     assert "temperature_lr" not in table and "actor_lr" in table  # the saved search space
-    assert (table["iterations"] == 15).all()
+    assert (table["iterations"] == 8).all()
     for progress in (tmp_path / "cut").glob("*/result.json"):  # each trial went on from a checkpoint
         iterations = [json.loads(line)["training_iteration"] for line in progress.read_text().splitlines()]
-        assert iterations.count(1) == 1 and iterations[-1] == 15
+        assert iterations.count(1) == 1 and iterations[-1] == 8
 
 
 @pytest.mark.parametrize("runners, cpus_per_trial, at_a_time", [(0, 1, 2), (1, 2, 1)])
