@@ -350,7 +350,7 @@ class HybridSAC(Algorithm):
         num_updates = module_steps if learning else {}
         timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: sampled_lifetime + num_new}
         with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
-            _all_results(
+            rows_trained = _all_results(
                 self.learner_group.foreach_learner(
                     lambda learner, _t=transitions, _n=num_updates, _ts=timesteps: learner.update_from_transitions(
                         _t, _n, _ts, reduce_metrics=False
@@ -370,8 +370,7 @@ class HybridSAC(Algorithm):
                         inference_only=True,
                     )  # not waited for: a runner applies them before its next queued sample call
                 self._rounds_since_push, self._last_push_time = 0, time.monotonic()
-        rows_per_step = config.train_batch_size_per_learner * max(1, config.num_learners)
-        return num_new, total_updates * config.utd_ratio * rows_per_step
+        return num_new, sum(rows_trained)  # every learner's batch rows times critic steps
 
     def _chunks_by_module(self, episodes: list) -> dict[str, list]:
         """Episode chunks per module: a single-agent run's as they are; a multi-agent run's

@@ -102,7 +102,7 @@ class HybridSACTorchLearner(TorchLearner):
             self._obs_moments[module_id] = ObservationMoments(observation_dims(space), image_shapes(space))
         self._replay[module_id] = self._new_replay(module_id, config.replay_capacity)
         settings = UpdateSettings(
-            utd_ratio=config.utd_ratio,
+            utd_ratio=config.resolved_utd_ratio(mixes_demonstrations=False),  # per round: utd_ratio_for
             policy_update_freq=config.policy_update_freq,
             discount=config.discount,
             tau=config.tau,
@@ -290,7 +290,7 @@ class HybridSACTorchLearner(TorchLearner):
         num_updates: int | Mapping[ModuleID, int],
         timesteps: Mapping[str, Any] | None = None,
         reduce_metrics: bool = True,
-    ) -> dict | None:
+    ) -> dict | int:
         """Adds new transitions to the replay, then runs ``num_updates`` updates per module.
 
         Args:
@@ -303,7 +303,8 @@ class HybridSACTorchLearner(TorchLearner):
                 keeps logging into the open window, for a caller that reduces once per iteration.
 
         Returns:
-            the reduced metrics, or None when ``reduce_metrics`` is False.
+            the reduced metrics, or when ``reduce_metrics`` is False the rows trained on (batch
+            rows times critic steps, summed over modules).
         """
         timesteps = dict(timesteps or {})
         self.before_gradient_based_update(timesteps=timesteps)
@@ -317,19 +318,19 @@ class HybridSACTorchLearner(TorchLearner):
             if intervened is not None and np.any(intervened):  # a human drove these: demonstrations too
                 selected = drop_transitions(data, np.asarray(intervened, dtype=bool))
                 self.add_demonstrations(module_id, selected, count_returns=False)
-        updated = False
+        updated, rows_trained = False, 0
         for module_id, replay in self._replay.items():
             n = num_updates.get(module_id, 0) if isinstance(num_updates, Mapping) else num_updates
             if n > 0 and len(replay) > 0 and self.should_module_be_updated(module_id):
                 module = self.module[module_id].unwrapped()
                 if not module.training:
                     module.train()
-                self._run_updates(module_id, replay, n)
+                rows_trained += self._run_updates(module_id, replay, n)
                 updated = True
         if updated:
             self._weights_seq_no += 1
             self.after_gradient_based_update(timesteps=timesteps)
-        return self.reduce_metrics() if reduce_metrics else None
+        return self.reduce_metrics() if reduce_metrics else rows_trained
 
     def reduce_metrics(self) -> dict:
         """Logs the rounds' metrics accumulated since the last call, then ``self.metrics.reduce()``."""
@@ -353,6 +354,8 @@ class HybridSACTorchLearner(TorchLearner):
             self.metrics.log_value((module_id, REPLAY_SIZE), len(replay), reduce="max")
         for module_id, replay in self._demo_replay.items():
             self.metrics.log_value((module_id, DEMO_REPLAY_SIZE), len(replay), reduce="max")
+        for module_id in self._updaters:  # what utd_ratio="auto" resolves to now
+            self.metrics.log_value((module_id, "utd_ratio"), self.utd_ratio_for(module_id), reduce="max")
         for module_id, stats in self._return_scale.items():
             self.metrics.log_value((module_id, REWARD_SCALE), stats.scale, reduce="mean")
         self._metric_sums.clear()
@@ -369,9 +372,17 @@ class HybridSACTorchLearner(TorchLearner):
         online = max(1, round(batch_size * self.config.get_config_for_module(module_id).online_ratio))
         return online, batch_size - online
 
-    def _run_updates(self, module_id: ModuleID, replay: TensorReplayBuffer, num_updates: int) -> None:
+    def utd_ratio_for(self, module_id: ModuleID) -> int:
+        """Critic steps per update of ``module_id`` this round: ``utd_ratio``, or what "auto"
+        resolves to while the batches do (or do not) mix in demonstration-replay rows."""
+        config = self.config.get_config_for_module(module_id)
+        return config.resolved_utd_ratio(mixes_demonstrations=self.batch_sizes(module_id)[1] > 0)
+
+    def _run_updates(self, module_id: ModuleID, replay: TensorReplayBuffer, num_updates: int) -> int:
+        """``num_updates`` updates of ``module_id``; returns the rows they trained on."""
         updater = self._updaters[module_id]
-        num_batches = num_updates * updater.settings.utd_ratio
+        utd_ratio = self.utd_ratio_for(module_id)
+        num_batches = num_updates * utd_ratio
         online, from_demos = self.batch_sizes(module_id)
         # All indices of the round in one draw; each critic step gathers its own fresh rows.
         rows = iter(replay.sample_indices(num_batches, online))
@@ -399,8 +410,10 @@ class HybridSACTorchLearner(TorchLearner):
 
         step_metrics: list[dict[str, torch.Tensor]] = []
         for _ in range(num_updates):
-            step_metrics += updater.update(next_batch, demo_rows=from_demos)
-        self._log_round(module_id, step_metrics, steps_trained=num_batches * (online + from_demos))
+            step_metrics += updater.update(next_batch, demo_rows=from_demos, utd_ratio=utd_ratio)
+        rows_trained = num_batches * (online + from_demos)
+        self._log_round(module_id, step_metrics, steps_trained=rows_trained)
+        return rows_trained
 
     def _log_round(self, module_id: ModuleID, step_metrics: list[dict[str, torch.Tensor]], steps_trained: int) -> None:
         """Adds the round's step metrics to running sums on the device: no host sync per round.

@@ -155,20 +155,24 @@ class SACUpdater:
             self.head_generator.set_state(state["head_generator"])
 
     # ---- one update -------------------------------------------------------------------------
-    def update(self, next_batch: Callable[[], Batch], demo_rows: int = 0) -> list[dict[str, torch.Tensor]]:
+    def update(
+        self, next_batch: Callable[[], Batch], demo_rows: int = 0, utd_ratio: int | None = None
+    ) -> list[dict[str, torch.Tensor]]:
         """One update: ``utd_ratio`` critic steps on fresh batches, then maybe the policy.
 
         Args:
             next_batch: returns a fresh batch on each call.
             demo_rows: how many of each batch's rows, the last ones, are demonstrations (the
                 rows ``bc_weight``'s term clones).
+            utd_ratio: critic steps of this update (default: the settings'); the learner passes
+                the one that ``utd_ratio="auto"`` resolves to for this round's batches.
 
         Returns:
             the metrics of each step (dicts of 0-dim tensors).
         """
         s = self.settings
         metrics = []
-        for _ in range(s.utd_ratio):
+        for _ in range(s.utd_ratio if utd_ratio is None else utd_ratio):
             batch = self.module.prepare_batch(next_batch())  # normalised obs, frozen-backbone features: once per batch
             metrics.append(self.critic_step(batch))
             self.polyak_update()

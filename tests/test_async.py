@@ -92,7 +92,7 @@ def test_utd_ratio_max_trains_while_waiting_for_a_slow_robot_within_its_cap(ray_
             HybridSACConfig()
             .environment(SIM_ROBOT_ID, env_config={"control_hz": 20.0})
             .training(**TINY_NETS, train_batch_size_per_learner=16, num_random_steps=20, async_sampling=True,
-                      utd_ratio_max=utd_ratio_max)
+                      utd_ratio=1, utd_ratio_max=utd_ratio_max)
             .env_runners(num_env_runners=1, rollout_fragment_length=4)
             .reporting(min_sample_timesteps_per_iteration=60)
             .debugging(seed=0)

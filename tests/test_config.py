@@ -59,8 +59,10 @@ BAD_SETTINGS = [
     ({"async_sampling": True}, "num_env_runners=0", ">= 1"),  # no remote runner to step meanwhile
     ({"weights_push_every_rounds": 0}, "weights_push_every_rounds", ">= 1"),
     ({"weights_push_every_s": -1.0}, "weights_push_every_s", "None or a number > 0"),
-    ({"utd_ratio_max": 0}, "utd_ratio_max", "None or an integer >= utd_ratio (1)"),
-    ({"utd_ratio_max": 4}, "utd_ratio_max=4 needs async_sampling=True", "async_sampling=True"),
+    ({"utd_ratio": "fast"}, "utd_ratio='fast'", 'integer >= 1 or "auto"'),
+    ({"utd_ratio_max": 4}, "utd_ratio_max=4 caps the critic steps of a fixed utd_ratio", "an integer utd_ratio"),
+    ({"utd_ratio": 1, "utd_ratio_max": 0}, "utd_ratio_max", "None or an integer >= utd_ratio (1)"),
+    ({"utd_ratio": 1, "utd_ratio_max": 4}, "utd_ratio_max=4 needs async_sampling=True", "async_sampling=True"),
     ({"online_ratio": 0.0}, "online_ratio", "(0, 1]"),
     ({"online_ratio": 1.5}, "online_ratio", "(0, 1]"),
     ({"demonstrations": []}, "demonstrations", "a path (or Minari dataset id)"),

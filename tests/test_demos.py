@@ -118,7 +118,8 @@ def test_batch_composition_matches_online_ratio(ray_session, online_ratio, expec
         updater = learner.updater(DEFAULT_MODULE_ID)
         batches, demo_counts = [], []
 
-        def update(next_batch, demo_rows=0):
+        def update(next_batch, demo_rows=0, utd_ratio=None):
+            assert utd_ratio == 3
             demo_counts.append(demo_rows)
             batches.extend(next_batch() for _ in range(3))
             return []
@@ -161,6 +162,31 @@ def test_recorded_demonstrations_round_trip(demo_dir):
             obs, reward, *_ = env.step((actions[0][t], int(actions[1][t])))
             np.testing.assert_allclose(obs, episode.get_observations(t + 1), rtol=1e-6)
             assert reward == episode.get_rewards(t)
+
+
+@pytest.mark.parametrize("online_ratio,with_demos", [(0.5, 4), (1.0, 1)])
+def test_auto_utd_ratio_rises_while_batches_mix_in_demonstrations(ray_session, online_ratio, with_demos):
+    """utd_ratio="auto" (the default): 1 critic step per update on the online replay alone, 4 once the
+    demonstration replay holds rows that the batches mix in (not with online_ratio=1)."""
+    config = (
+        HybridSACConfig()
+        .environment("Pendulum-v1")
+        .training(**TINY_NETS, train_batch_size_per_learner=16, online_ratio=online_ratio)
+    )
+    assert config.utd_ratio == "auto"
+    algo = config.build_algo()
+    try:
+        learner = algo.learner_group._learner
+        updater = learner.updater(DEFAULT_MODULE_ID)
+        trained = learner.update_from_transitions({DEFAULT_MODULE_ID: _rows(200, 0.0)}, 3, reduce_metrics=False)
+        assert (updater.num_critic_steps, updater.num_policy_steps, trained) == (3, 3, 3 * 16)
+        learner.add_demonstrations(DEFAULT_MODULE_ID, _rows(50, 1.0))  # as a human's interventions would
+        trained = learner.update_from_transitions({}, 3, reduce_metrics=False)
+        assert (updater.num_critic_steps, updater.num_policy_steps) == (3 + 3 * with_demos, 6)
+        assert trained == 3 * with_demos * 16
+        assert learner.reduce_metrics()[DEFAULT_MODULE_ID]["utd_ratio"] == with_demos  # reported as it is now
+    finally:
+        algo.stop()
 
 
 def test_demonstration_replay_survives_checkpoint_and_restore(demo_dir, tmp_path):

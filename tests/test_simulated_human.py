@@ -189,4 +189,5 @@ def test_hybrid_sac_keeps_what_the_simulated_human_drove(ray_session):
     assert 0 < intervened < first["num_env_steps_sampled_lifetime"]
     assert first["learners"][DEFAULT_MODULE_ID]["demo_replay_size"] == intervened
     assert second["learners"][DEFAULT_MODULE_ID]["demo_replay_size"] == intervened  # nothing new
+    assert second["learners"][DEFAULT_MODULE_ID]["utd_ratio"] == 4  # "auto": the batches mix in the human's steps
     assert human.intervention_stats()["start_probability"] == 0.0
