@@ -80,6 +80,7 @@ class HybridSACTorchLearner(TorchLearner):
         self._obs_moments: dict[ModuleID, ObservationMoments] = {}  # modules with observation_normalization
         self._batch_sizes: dict[ModuleID, int] = {}
         self._image_shift: dict[ModuleID, dict] = {}  # image key -> DrQ random-shift padding
+        self._has_images: dict[ModuleID, bool] = {}  # camera observations (utd_ratio="auto")
         # Metrics of the rounds since the last reduce: per module, per step kind, [sum vector, steps].
         self._metric_sums: dict[ModuleID, dict[tuple[str, ...], list]] = {}
         self._rows_trained: dict[ModuleID, int] = {}
@@ -92,6 +93,7 @@ class HybridSACTorchLearner(TorchLearner):
         config = self.config.get_config_for_module(module_id)
         module = self.module[module_id].unwrapped()
         self._batch_sizes[module_id] = config.train_batch_size_per_learner
+        self._has_images[module_id] = bool(image_shapes(module.observation_space))
         shapes = image_shapes(module.observation_space) if config.image_augmentation == "random_shift" else {}
         pads = {key: shift_pad_for(shape, config.image_shift_pad) for key, shape in shapes.items()}
         self._image_shift[module_id] = {key: pad for key, pad in pads.items() if pad}  # pad 0: no shift
@@ -376,7 +378,7 @@ class HybridSACTorchLearner(TorchLearner):
         """Critic steps per update of ``module_id`` this round: ``utd_ratio``, or what "auto"
         resolves to while the batches do (or do not) mix in demonstration-replay rows."""
         config = self.config.get_config_for_module(module_id)
-        return config.resolved_utd_ratio(mixes_demonstrations=self.batch_sizes(module_id)[1] > 0)
+        return config.resolved_utd_ratio(self.batch_sizes(module_id)[1] > 0, self._has_images[module_id])
 
     def _run_updates(self, module_id: ModuleID, replay: TensorReplayBuffer, num_updates: int) -> int:
         """``num_updates`` updates of ``module_id``; returns the rows they trained on."""

@@ -134,6 +134,18 @@ def test_defaults_validate():
     HybridSACConfig().environment("Pendulum-v1").validate()
 
 
+def test_auto_utd_ratio_rule():
+    """utd_ratio="auto": 4 critic steps per env step only while batches mix in demonstration rows
+    of vector observations; 1 online-only and with camera images. A number is used as it is."""
+    auto = HybridSACConfig()
+    assert auto.utd_ratio == "auto"
+    assert auto.resolved_utd_ratio(mixes_demonstrations=True) == 4
+    assert auto.resolved_utd_ratio(mixes_demonstrations=False) == 1
+    assert auto.resolved_utd_ratio(mixes_demonstrations=True, has_images=True) == 1
+    fixed = HybridSACConfig().training(utd_ratio=3)
+    assert {fixed.resolved_utd_ratio(d, i) for d in (True, False) for i in (True, False)} == {3}
+
+
 def test_every_setting_has_a_training_setter():
     values = {
         "num_critics": 10,

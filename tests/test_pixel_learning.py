@@ -1,4 +1,4 @@
-"""From pixels: the defaults (at UTD 1) learn the built-in pixel pick-and-place (16x16 camera plus the
+"""From pixels: the defaults learn the built-in pixel pick-and-place (16x16 camera plus the
 gripper's state) from 20 scripted demonstrations, and the greedy policy learns with them. The CI
 version of ``benchmarks/learning.py --task pick-place-pixels --demos 20``, which shows the 80%
 (README, "The built-in pixel task"): this one stops at 3,000 env steps, where the runs measured
@@ -30,15 +30,14 @@ def test_defaults_learn_pixels_from_demonstrations(ray_session, tmp_path):
     algo = (
         HybridSACConfig()
         .environment(PICK_PLACE_PIXELS_ID, env_config=ENV_CONFIG)
-        # UTD 1, as the README's pixel figures were measured: "auto" would take 4 critic steps per
-        # env step with demonstrations, 4x this test's CNN updates.
-        .training(demonstrations=demos, utd_ratio=1, learner_torch_threads=1)
+        .training(demonstrations=demos, learner_torch_threads=1)
         .reporting(min_sample_timesteps_per_iteration=1000, metrics_num_episodes_for_smoothing=30)
         .debugging(seed=1)
         .build_algo()
     )
     try:
         curve = train_until_success(algo, None, ENV_STEPS)  # the whole budget
+        assert algo.learner_group._learner.utd_ratio_for("default_policy") == 1  # "auto" with cameras
         greedy = greedy_evaluation(algo.get_module(), PICK_PLACE_PIXELS_ID, 50, seed=1, env_config=ENV_CONFIG)
     finally:
         algo.stop()
