@@ -374,18 +374,21 @@ class HybridSACTorchLearner(TorchLearner):
         online = max(1, round(batch_size * self.config.get_config_for_module(module_id).online_ratio))
         return online, batch_size - online
 
-    def utd_ratio_for(self, module_id: ModuleID) -> int:
+    def utd_ratio_for(self, module_id: ModuleID, demo_rows: int | None = None) -> int:
         """Critic steps per update of ``module_id`` this round: ``utd_ratio``, or what "auto"
-        resolves to while the batches do (or do not) mix in demonstration-replay rows."""
+        resolves to while the batches do (or do not) mix in demonstration-replay rows
+        (``demo_rows`` of each batch; default: as ``batch_sizes`` says now)."""
+        if demo_rows is None:
+            demo_rows = self.batch_sizes(module_id)[1]
         config = self.config.get_config_for_module(module_id)
-        return config.resolved_utd_ratio(self.batch_sizes(module_id)[1] > 0, self._has_images[module_id])
+        return config.resolved_utd_ratio(demo_rows > 0, self._has_images[module_id])
 
     def _run_updates(self, module_id: ModuleID, replay: TensorReplayBuffer, num_updates: int) -> int:
         """``num_updates`` updates of ``module_id``; returns the rows they trained on."""
         updater = self._updaters[module_id]
-        utd_ratio = self.utd_ratio_for(module_id)
-        num_batches = num_updates * utd_ratio
         online, from_demos = self.batch_sizes(module_id)
+        utd_ratio = self.utd_ratio_for(module_id, from_demos)
+        num_batches = num_updates * utd_ratio
         # All indices of the round in one draw; each critic step gathers its own fresh rows.
         rows = iter(replay.sample_indices(num_batches, online))
         if from_demos:

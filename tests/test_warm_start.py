@@ -14,7 +14,7 @@ from rllib_sac_hybrid.envs import PICK_PLACE_ID, PICK_PLACE_SPARSE_ID
 from rllib_sac_hybrid.evaluation import greedy_evaluation
 from rllib_sac_hybrid.record import record
 from rllib_sac_hybrid.warm_start import load_initial_policy
-from tests.conftest import make_module
+from tests.conftest import make_module, train_until_success
 
 # The tests share the module's recorded demonstrations: one xdist worker runs them.
 pytestmark = pytest.mark.xdist_group("warm_start")
@@ -66,8 +66,6 @@ def test_the_defaults_learn_the_sparse_task_from_demonstrations_at_the_auto_utd(
     pick-place-sparse --demos 20`` (seed 0, run alone: training success 0.97 at 3,000 env steps
     and 0.93 at 4,000, greedy 0.68 at 4,000; random actions: 0). Without demonstrations the
     sparse reward was not found in 30,000 env steps (README, "Demonstrations and interventions")."""
-    from tests.conftest import train_until_success
-
     algo = (
         HybridSACConfig()
         .environment(PICK_PLACE_SPARSE_ID)
