@@ -46,6 +46,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     # (1: no gain measured there, at 4x the CNN updates). Measured in the README ("Learning").
     "utd_ratio": "auto",
     "policy_update_freq": 1,
+    "critic_actor_ratio": None,  # None: one actor step per update (after its last critic step)
     # Temperature. An entropy bonus of alpha ~ 1 a step swamps rewards of a few units per
     # episode, and log_alpha moves about lr per step: HIL-SERL's 1e-2 (see the README's "Learning").
     "temperature_init": 0.01,
@@ -164,6 +165,11 @@ class HybridSACConfig(AlgorithmConfig):
             the demonstration replay holds rows (``demonstrations=``, or a human's
             interventions) and batches mix them in (RLPD's regime); 1 with camera images.
         policy_update_freq: every this many updates, this many actor + temperature steps.
+        critic_actor_ratio: None (default), or k: an actor + temperature step after every k-th
+            critic step, on that step's batch, counted across updates (HIL-SERL's ``cta_ratio``).
+            It fixes critic steps per actor step apart from ``utd_ratio``, the critic steps per
+            env step: ``utd_ratio=4, critic_actor_ratio=2`` gives two actor steps per env step.
+            Needs ``policy_update_freq=1``.
         discount: gamma. ``training(gamma=...)`` is accepted as an alias.
         n_step: n-step returns (default 1): each critic target is the discounted sum of up to n
             rewards plus gamma^n times the bootstrap from the n-th next observation; it stops at
@@ -467,6 +473,14 @@ class HybridSACConfig(AlgorithmConfig):
         if self.utd_ratio != "auto":
             _int_at_least("utd_ratio", self.utd_ratio, 1, also='or "auto"')
         _int_at_least("policy_update_freq", self.policy_update_freq, 1)
+        if self.critic_actor_ratio is not None:
+            _int_at_least("critic_actor_ratio", self.critic_actor_ratio, 1, also="or None")
+            if self.policy_update_freq != 1:
+                raise ValueError(
+                    f"critic_actor_ratio={self.critic_actor_ratio} and policy_update_freq={self.policy_update_freq} "
+                    "both set when actor steps come; allowed: one of them, i.e. critic_actor_ratio=None or "
+                    "policy_update_freq=1."
+                )
         if not _real(self.tau) or not 0.0 < self.tau <= 1.0:
             raise ValueError(f"tau={self.tau!r} is invalid; allowed: a number in (0, 1].")
         if not _real(self.discount) or not 0.0 <= self.discount <= 1.0:

@@ -106,6 +106,7 @@ class HybridSACTorchLearner(TorchLearner):
         settings = UpdateSettings(
             utd_ratio=config.resolved_utd_ratio(mixes_demonstrations=False),  # per round: utd_ratio_for
             policy_update_freq=config.policy_update_freq,
+            critic_actor_ratio=config.critic_actor_ratio,
             discount=config.discount,
             tau=config.tau,
             num_critics=config.num_critics,

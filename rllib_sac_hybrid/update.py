@@ -4,7 +4,10 @@ An *update* consumes ``utd_ratio`` fresh batches: each gets a critic step (with,
 action, the discrete critic's step on the same batch) followed by a Polyak update of the
 targets; after the last critic step, every ``policy_update_freq`` updates, come
 ``policy_update_freq`` actor steps each followed by a temperature step (algorithm.md, "The
-update loop"). The RLlib Learner wraps this class; the speed benchmark's floor runs it bare.
+update loop"). With ``critic_actor_ratio`` = k instead, an actor + temperature step follows
+every k-th critic step on that critic step's batch (HIL-SERL's ``cta_ratio``), however many
+critic steps an update has. The RLlib Learner wraps this class; the speed benchmark's floor
+runs it bare.
 
 Nothing in the loop syncs with the host: metrics stay tensors until the caller reduces them.
 """
@@ -37,6 +40,7 @@ class UpdateSettings:
     actor_q_reduction: str
     grad_clip_norm: float | None
     target_entropy: float
+    critic_actor_ratio: int | None = None
     bc_weight: float = 0.0
     bc_q_filter: bool = False
     torch_compile: bool = False
@@ -158,7 +162,7 @@ class SACUpdater:
     def update(
         self, next_batch: Callable[[], Batch], demo_rows: int = 0, utd_ratio: int | None = None
     ) -> list[dict[str, torch.Tensor]]:
-        """One update: ``utd_ratio`` critic steps on fresh batches, then maybe the policy.
+        """One update: ``utd_ratio`` critic steps on fresh batches, and the policy's steps.
 
         Args:
             next_batch: returns a fresh batch on each call.
@@ -176,12 +180,19 @@ class SACUpdater:
             batch = self.module.prepare_batch(next_batch())  # normalised obs, frozen-backbone features: once per batch
             metrics.append(self.critic_step(batch))
             self.polyak_update()
-        if self.num_updates % s.policy_update_freq == 0:
+            # critic_actor_ratio counts critic steps across updates, so the ratio holds whatever
+            # the UTD of each round (and across a checkpoint restore: the count is saved).
+            if s.critic_actor_ratio is not None and self.num_critic_steps % s.critic_actor_ratio == 0:
+                metrics.append(self.policy_step(batch.obs, self._clone_rows(batch, demo_rows)))
+        if s.critic_actor_ratio is None and self.num_updates % s.policy_update_freq == 0:
             for _ in range(s.policy_update_freq):
-                clone = last_rows(batch, demo_rows) if s.bc_weight > 0 and demo_rows > 0 else None
-                metrics.append(self.policy_step(batch.obs, clone))
+                metrics.append(self.policy_step(batch.obs, self._clone_rows(batch, demo_rows)))
         self.num_updates += 1
         return metrics
+
+    def _clone_rows(self, batch: Batch, demo_rows: int) -> Batch | None:
+        """The demonstration rows that the actor loss's cloning term uses, or None without one."""
+        return last_rows(batch, demo_rows) if self.settings.bc_weight > 0 and demo_rows > 0 else None
 
     # ---- the steps --------------------------------------------------------------------------
     def critic_step(self, batch: Batch) -> dict[str, torch.Tensor]:

@@ -18,6 +18,8 @@ BAD_SETTINGS = [
     ({"utd_ratio": 0}, "utd_ratio", ">= 1"),
     ({"utd_ratio": 1.5}, "utd_ratio", "integer"),
     ({"policy_update_freq": 0}, "policy_update_freq", ">= 1"),
+    ({"critic_actor_ratio": 0}, "critic_actor_ratio", ">= 1 or None"),
+    ({"critic_actor_ratio": 2, "policy_update_freq": 2}, "critic_actor_ratio", "policy_update_freq=1"),
     ({"tau": 0.0}, "tau", "(0, 1]"),
     ({"tau": 1.5}, "tau", "(0, 1]"),
     ({"discount": -0.1}, "discount", "[0, 1]"),
@@ -151,7 +153,8 @@ def test_every_setting_has_a_training_setter():
         "num_critics": 10,
         "num_subsample_critics": 2,
         "utd_ratio": 20,
-        "policy_update_freq": 2,
+        "policy_update_freq": 1,  # must be 1 with critic_actor_ratio (policy_update_freq=2: test_checkpoint)
+        "critic_actor_ratio": 3,
         "discount": 0.98,
         "tau": 0.01,
         "temperature_init": 0.1,

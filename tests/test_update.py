@@ -22,6 +22,7 @@ def make_updater(
     torch_compile=False,
     compile_mode="default",
     bc_weight=0.0,
+    critic_actor_ratio=None,
     **module_kwargs,
 ):
     torch.manual_seed(0)
@@ -41,6 +42,7 @@ def make_updater(
         torch_compile=torch_compile,
         torch_compile_mode=compile_mode,
         bc_weight=bc_weight,
+        critic_actor_ratio=critic_actor_ratio,
     )
     return SACUpdater(module, optimizers, settings)
 
@@ -129,6 +131,35 @@ def test_update_counts(utd, freq):
     assert updater.num_critic_steps == 4 * utd
     # updates 0 and 2 run `freq` policy steps each when freq=2; every update when freq=1
     assert updater.num_policy_steps == (4 if freq == 1 else 2 * freq)
+
+
+@pytest.mark.parametrize("utd,ratio", [(4, 2), (1, 2), (3, 2), (2, 1)])
+def test_critic_actor_ratio_puts_an_actor_step_after_every_kth_critic_step(utd, ratio):
+    """The order of steps, across updates whose critic steps the ratio does not divide, and the
+    batch each actor step sees: the one its critic step has just used."""
+    updater = make_updater(utd=utd, critic_actor_ratio=ratio)
+    order, batches = [], []
+    critic_step, policy_step = updater.critic_step, updater.policy_step
+
+    def record_critic(b):
+        order.append("c")
+        batches.append(b.obs)
+        return critic_step(b)
+
+    def record_policy(obs, clone=None):
+        order.append("a")
+        assert obs is batches[-1]
+        return policy_step(obs, clone)
+
+    updater.critic_step, updater.policy_step = record_critic, record_policy
+    for _ in range(4):
+        updater.update(batch)
+    expected = []
+    for k in range(1, 4 * utd + 1):
+        expected += ["c", "a"] if k % ratio == 0 else ["c"]
+    assert order == expected
+    assert updater.num_critic_steps == 4 * utd
+    assert updater.num_policy_steps == 4 * utd // ratio
 
 
 def test_every_parameter_in_exactly_one_optimizer():
