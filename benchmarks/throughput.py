@@ -187,6 +187,7 @@ def floor(
         one_update()
     warmup_s = time.perf_counter() - warmup_start
     flops = update_flops(one_update) if not torch_compile else math.nan  # compiled graphs hide their matmuls
+    matmul_s = update_matmul_seconds(one_update) if not torch_compile else math.nan
     for _ in range(repeats):
         steps, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
@@ -198,6 +199,9 @@ def floor(
         "grad_steps_per_s": rate,
         "env_steps_per_s": rate / case.utd,
         "flop_per_s": flops * rate / case.utd,
+        # the share of an update's wall time spent inside matrix multiplies, and their rate there
+        "matmul_share": matmul_s * rate / case.utd,
+        "matmul_flop_per_s": flops / matmul_s,
         "warmup_s": warmup_s,  # 3 updates, with the compile when on
     }
 
@@ -210,6 +214,25 @@ def update_flops(one_update) -> float:
     with FlopCounterMode(display=False) as counter:
         one_update()
     return float(counter.get_total_flops())
+
+
+MATMUL_OPS = ("aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm")  # their own time (self)
+CONVOLUTION_OPS = ("aten::convolution", "aten::convolution_backward")  # with the backend ops they call
+
+
+def update_matmul_seconds(one_update, calls: int = 5) -> float:
+    """Seconds per ``one_update()`` call spent inside matrix multiplies and convolutions (forward
+    and backward), by torch's profiler. Its per-op overhead is microseconds, small next to these
+    ops, so this is compared with the unprofiled update's wall time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(calls):
+            one_update()
+    events = prof.key_averages()
+    us = sum(e.self_cpu_time_total for e in events if e.key in MATMUL_OPS)
+    us += sum(e.cpu_time_total for e in events if e.key in CONVOLUTION_OPS)
+    return us / 1e6 / calls
 
 
 def sgemm_flop_per_s(n: int, threads: int, seconds: float = 1.0) -> float:
@@ -341,11 +364,14 @@ def flops_report(seconds: float, repeats: int, threads: int) -> None:
     """The floor's update against this CPU's matrix-multiply rate: the update's FLOPs (torch's
     ``FlopCounterMode``) times updates per second, over ``torch.mm`` at 256 and at 2048; eager and
     with ``torch_compile=True`` (the same math, so the eager count stands for both: compiled
-    graphs hide their matmuls from the counter), with the compile's one-off cost."""
+    graphs hide their matmuls from the counter), with the compile's one-off cost. "in matmuls" is
+    the share of the eager update's wall time inside matrix multiplies (torch's profiler), "their
+    /mm256" the rate they run at there: the FLOP ratio is the product of the two."""
     sgemm = {n: sgemm_flop_per_s(n, threads, seconds=max(1.0, seconds / 2)) for n in (256, 2048)}
     print(f"\nthe update against sgemm, {threads} torch threads: torch.mm 256: {sgemm[256] / 1e9:.1f} GFLOP/s, "
           f"2048: {sgemm[2048] / 1e9:.1f} GFLOP/s")  # fmt: skip
     print(f"{'case':<32}{'critic steps/s':>15}{'MFLOP/step':>12}{'GFLOP/s':>9}{'/mm256':>8}{'/mm2048':>8}"
+          f"{'in matmuls':>11}{'their /mm256':>13}"
           f"{'compiled steps/s':>18}{'/mm256':>8}{'compile s':>11}", flush=True)  # fmt: skip
     cases = [Case("pendulum", 2, 20, False), Case("pendulum", 10, 20, False), Case("pendulum", 2, 1, False),
              Case("pendulum", 2, 1, True), Case("hopper", 10, 20, True)]  # fmt: skip
@@ -356,6 +382,7 @@ def flops_report(seconds: float, repeats: int, threads: int) -> None:
         compiled_flop_per_s = per_step * compiled["grad_steps_per_s"]
         print(f"{case.label:<32}{fig['grad_steps_per_s']:>15.1f}{per_step / 1e6:>12.1f}{fig['flop_per_s'] / 1e9:>9.1f}"
               f"{fig['flop_per_s'] / sgemm[256]:>8.2f}{fig['flop_per_s'] / sgemm[2048]:>8.2f}"
+              f"{fig['matmul_share']:>11.2f}{fig['matmul_flop_per_s'] / sgemm[256]:>13.2f}"
               f"{compiled['grad_steps_per_s']:>18.1f}{compiled_flop_per_s / sgemm[256]:>8.2f}"
               f"{compiled['warmup_s']:>11.0f}", flush=True)  # fmt: skip
 
