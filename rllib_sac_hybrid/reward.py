@@ -248,6 +248,7 @@ def train_classifier(
 
     best: dict[str, Any] = {"loss": math.inf, "epoch": 0}
     start, epoch = time.monotonic(), 0
+    live_bar = sys.stdout.isatty()  # in a log file, one line per epoch instead of a redrawn bar
     for epoch in range(1, epochs + 1):
         batches = torch.randperm(len(train_y), generator=generator).split(batch_size)
         for step, rows in enumerate(batches, 1):
@@ -257,7 +258,7 @@ def train_classifier(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            if progress:
+            if progress and live_bar:
                 bar = "#" * (20 * step // len(batches))
                 print(f"\repoch {epoch} [{bar:<20}] {step}/{len(batches)}", end="", flush=True)
         metrics = evaluate()
@@ -265,7 +266,8 @@ def train_classifier(
             best = {**metrics, "epoch": epoch, "state": {k: v.clone() for k, v in model.state_dict().items()}}
         if progress:
             print(
-                f"\repoch {epoch}: validation loss {metrics['loss']:.4f}, precision {metrics['precision']:.3f}, "
+                ("\r" if live_bar else "")
+                + f"epoch {epoch}: validation loss {metrics['loss']:.4f}, precision {metrics['precision']:.3f}, "
                 f"recall {metrics['recall']:.3f} (best loss {best['loss']:.4f} at epoch {best['epoch']}), "
                 f"{time.monotonic() - start:.0f} s",
                 flush=True,

@@ -173,3 +173,11 @@ def test_hand_labels_turn_frames_into_successes(episodes, tmp_path):
     assert hand[0].tolist() == [0.0] * 5 + [1.0] * (a["steps"] - 5)
     assert hand[1].tolist() == [1.0] * b["steps"]
     assert all((h == x).all() for h, x in zip(hand[2:], labels[2:]))
+
+
+def test_progress_in_a_log_file_is_one_line_per_epoch(episodes, tmp_path, capsys):
+    """Captured stdout is not a terminal: no redrawn bar, one readable line per epoch."""
+    train_classifier(episodes, str(tmp_path / "c.pt"), epochs=2, patience=5, progress=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1", "epoch 2"]
+    assert all("\r" not in line and "#" not in line for line in lines)
