@@ -76,7 +76,9 @@ TASK_ENV_CONFIG = {
 }
 TASK_SPACES = {"gym-hil-pick-cube": {"discrete_action_in_last_dim": True}}  # the action layout, not tuning
 FIELDS = ("settings", "seed", "env_steps", "seconds", "train_return", "train_success", "greedy_return",
-          "greedy_success", "intervention_rate", "temperature", "entropy")  # fmt: skip
+          "greedy_success", "intervention_rate", "temperature", "entropy",
+          # with reward_classifier=: the env's own success in training, the classifier's agreement with it
+          "train_env_success", "classifier_precision", "classifier_recall")  # fmt: skip
 
 
 def env_config(task: str, args: argparse.Namespace) -> dict:
@@ -155,12 +157,22 @@ def run(task: str, settings: str, seed: int, args: argparse.Namespace, overrides
                 "intervention_rate": runners.get("episode_intervention_rate", math.nan),
                 "temperature": result["learners"].get("default_policy", {}).get("temperature", math.nan),
                 "entropy": result["learners"].get("default_policy", {}).get("entropy", math.nan),
+                "train_env_success": runners.get("episode_env_success_rate_windowed", math.nan),
+                "classifier_precision": runners.get("reward_classifier_precision_windowed", math.nan),
+                "classifier_recall": runners.get("reward_classifier_recall_windowed", math.nan),
             }
             rows.append(row)
+            classifier = (
+                f" | env's own success {row['train_env_success']:.2f}, classifier precision "
+                f"{row['classifier_precision']:.2f} recall {row['classifier_recall']:.2f}"
+                if not math.isnan(row["train_env_success"])
+                else ""
+            )
             print(
                 f"{label} seed {seed}: {steps} env steps {row['seconds']:.0f} s | training return "
                 f"{row['train_return']:.2f} success {row['train_success']:.2f} | greedy return "
-                f"{row['greedy_return']:.2f} success {row['greedy_success']:.2f} | alpha {row['temperature']:.3g}",
+                f"{row['greedy_return']:.2f} success {row['greedy_success']:.2f} | alpha {row['temperature']:.3g}"
+                + classifier,
                 flush=True,
             )
             if steps >= args.max_env_steps:
@@ -265,12 +277,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 def read_rows(path: Path) -> list[dict]:
-    """A table this script wrote, numbers as numbers."""
+    """A table this script wrote, numbers as numbers (columns it did not have yet: NaN)."""
+
+    def value(key: str, text: str | None):
+        if key == "settings":
+            return text
+        if key in ("seed", "env_steps"):
+            return int(text)
+        return float(text) if text not in (None, "") else math.nan
+
     with open(path, newline="") as f:
-        return [
-            {k: (v if k == "settings" else int(v) if k in ("seed", "env_steps") else float(v)) for k, v in row.items()}
-            for row in csv.DictReader(f)
-        ]
+        return [{k: value(k, row.get(k)) for k in FIELDS} for row in csv.DictReader(f)]
 
 
 def report(rows: list[dict], args: argparse.Namespace) -> None:

@@ -10,6 +10,13 @@ adds up each episode's rewards across chunks (and rounds, and runners), and keep
 finished episodes' returns, lengths and success flags. Its means are what HybridSAC reports as
 ``env_runners/episode_return_windowed`` and ``env_runners/episode_success_rate_windowed``, and
 what the benchmarks, the demo and the sweep's default metric read.
+
+With a learned reward (``reward_classifier=``) the success flag is the classifier's. Where the
+env also reports its own (``info["env_is_success"]``, as a simulator does), the window keeps both
+for the last K episodes that carry both. It reports the env's own success rate and how often the
+two agree at the episodes' ends: the classifier's precision (of the episodes it ended as
+successes, the share the env counts) and recall (of the env's successes, the share it caught).
+A classifier the policy has learned to fool shows there long before a greedy evaluation shows it.
 """
 
 from __future__ import annotations
@@ -26,6 +33,10 @@ SUCCESS_RATE_WINDOWED = "episode_success_rate_windowed"
 LENGTH_WINDOWED = "episode_len_windowed"
 NUM_EPISODES_WINDOWED = "num_episodes_windowed"  # episodes in the window (at most K)
 NUM_EPISODES_FINISHED = "num_episodes_finished_lifetime"
+ENV_SUCCESS_RATE_WINDOWED = "episode_env_success_rate_windowed"  # the env's own flag, with a classifier
+CLASSIFIER_PRECISION_WINDOWED = "reward_classifier_precision_windowed"
+CLASSIFIER_RECALL_WINDOWED = "reward_classifier_recall_windowed"
+ENV_SUCCESS_KEY = "env_is_success"  # reward.RewardClassifierVectorWrapper keeps the env's flag here
 MAX_OPEN_EPISODES = 10_000
 
 
@@ -42,6 +53,8 @@ class EpisodeWindow:
         self._returns: deque[float] = deque(maxlen=self.size)
         self._lengths: deque[int] = deque(maxlen=self.size)
         self._successes: deque[float] = deque(maxlen=self.size)  # only episodes whose env reports success
+        # (classifier's flag, env's own flag) of episodes that carry both
+        self._classified: deque[tuple[bool, bool]] = deque(maxlen=self.size)
         self._open: dict[Any, tuple[float, int]] = {}  # episode id -> (return, length) of its chunks so far
         self.num_finished = 0
 
@@ -62,19 +75,29 @@ class EpisodeWindow:
             self._returns.append(total)
             self._lengths.append(length)
             self.num_finished += 1
-            success = success_flag(episode.get_infos(-1) if steps else None)
+            last_info = episode.get_infos(-1) if steps else None
+            success = success_flag(last_info)
             if success is not None:
                 self._successes.append(float(success))
+                if ENV_SUCCESS_KEY in last_info:
+                    self._classified.append((success, bool(last_info[ENV_SUCCESS_KEY])))
 
     def metrics(self) -> dict[str, float]:
-        """The window's means (NaN while it is empty) and its episode counts."""
-        return {
+        """The window's means (NaN while it is empty) and its episode counts; with a classifier's
+        and the env's flags, also the env's success rate and the classifier's precision and recall
+        (NaN while no episode was classified, or the env succeeded in none, as a success)."""
+        metrics = {
             RETURN_WINDOWED: _mean(self._returns),
             SUCCESS_RATE_WINDOWED: _mean(self._successes),
             LENGTH_WINDOWED: _mean(self._lengths),
             NUM_EPISODES_WINDOWED: len(self._returns),
             NUM_EPISODES_FINISHED: self.num_finished,
         }
+        if self._classified:
+            metrics[ENV_SUCCESS_RATE_WINDOWED] = _mean([float(env) for _, env in self._classified])
+            metrics[CLASSIFIER_PRECISION_WINDOWED] = _mean([float(env) for c, env in self._classified if c])
+            metrics[CLASSIFIER_RECALL_WINDOWED] = _mean([float(c) for c, env in self._classified if env])
+        return metrics
 
     def get_state(self) -> dict[str, Any]:
         return {
@@ -82,6 +105,7 @@ class EpisodeWindow:
             "returns": list(self._returns),
             "lengths": list(self._lengths),
             "successes": list(self._successes),
+            "classified": list(self._classified),
             "open": dict(self._open),
             "num_finished": self.num_finished,
         }
@@ -91,6 +115,7 @@ class EpisodeWindow:
         self._returns = deque(state["returns"], maxlen=self.size)
         self._lengths = deque(state["lengths"], maxlen=self.size)
         self._successes = deque(state["successes"], maxlen=self.size)
+        self._classified = deque((tuple(pair) for pair in state.get("classified", ())), maxlen=self.size)
         self._open = dict(state["open"])
         self.num_finished = int(state["num_finished"])
 

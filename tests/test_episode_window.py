@@ -54,6 +54,41 @@ def test_window_adds_chunks_across_calls_and_keeps_the_last_k():
     assert restored.metrics() == m
 
 
+def classified_episode(classifier_says: bool, env_says: bool | None):
+    """One one-step episode whose last info carries a learned reward's flag and, unless None, the env's."""
+    episode = SingleAgentEpisode()
+    episode.add_env_reset(observation=np.zeros(1, np.float32))
+    info = {"is_success": classifier_says}
+    if env_says is not None:
+        info["env_is_success"] = env_says
+    episode.add_env_step(observation=np.zeros(1, np.float32), action=0, reward=float(classifier_says),
+                         infos=info, terminated=True)  # fmt: skip
+    return episode
+
+
+def test_with_a_classifier_the_window_reports_the_envs_success_and_the_classifiers_agreement():
+    window = EpisodeWindow(5)
+    assert "episode_env_success_rate_windowed" not in window.metrics()  # no classifier: no such metrics
+    window.add([classified_episode(True, True)])  # the 5 classified episodes after it push it out
+    window.add([classified_episode(c, e) for c, e in
+                [(True, False), (True, True), (False, True), (False, False), (True, True)]])  # fmt: skip
+    window.add([classified_episode(False, None)])  # no env flag: counts for success, not agreement
+    m = window.metrics()
+    # The last 5 episodes' classifier flags: T F F T F. The last 5 with both flags (classifier,
+    # env): (T,F) (T,T) (F,T) (F,F) (T,T).
+    assert m["episode_success_rate_windowed"] == pytest.approx(2 / 5)
+    assert m["episode_env_success_rate_windowed"] == pytest.approx(3 / 5)
+    assert m["reward_classifier_precision_windowed"] == pytest.approx(2 / 3)  # of its 3 successes, 2 real
+    assert m["reward_classifier_recall_windowed"] == pytest.approx(2 / 3)  # of the env's 3, it caught 2
+    restored = EpisodeWindow(5)
+    restored.set_state(window.get_state())
+    assert restored.metrics() == m
+    older = window.get_state()
+    del older["classified"]  # a checkpoint from before these metrics still restores
+    restored.set_state(older)
+    assert "reward_classifier_recall_windowed" not in restored.metrics()
+
+
 class RecordReturns(EpisodeMetricsCallback):
     """Adds up every training episode's rewards step by step (the runner hands callbacks one
     chunk at a time) and records its return and success when it ends, in that order."""

@@ -60,6 +60,8 @@ def test_every_runner_takes_its_reward_and_success_flag_from_the_classifier(clas
         result = algo.train()
         assert isinstance(algo.env_runner.env, RewardClassifierVectorWrapper)
         assert np.isfinite(result["learners"]["default_policy"]["critic_loss"])
+        # The env reports its own success too: the window compares the two at every episode end.
+        assert 0.0 <= result["env_runners"]["episode_env_success_rate_windowed"] <= 1.0
     finally:
         algo.stop()
 
