@@ -16,15 +16,13 @@ per 100 episodes how far each got:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import torch
-from ray.rllib.core import DEFAULT_MODULE_ID
-from ray.rllib.core.rl_module.rl_module import RLModule
 
 from rllib_sac_hybrid.envs.grasp_carry import CLOSE, OPEN, GraspCarryEnv
 from rllib_sac_hybrid.evaluation import EVALUATION_SEED_OFFSET, single_action
+from rllib_sac_hybrid.export import load_module
 
 COUNTS = ("reached", "close on closed", "grasped", "drops", "at goal", "success")
 
@@ -67,10 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.episodes < 1:
         raise ValueError(f"--episodes {args.episodes} is invalid; allowed: an integer >= 1")
     torch.set_num_threads(1)
-    path = Path(args.checkpoint).resolve() / "learner_group" / "learner" / "rl_module" / DEFAULT_MODULE_ID
-    if not path.is_dir():
-        raise ValueError(f"{args.checkpoint!r} holds no module at {path}; allowed: a directory of algo.save_to_path")
-    module = RLModule.from_checkpoint(str(path))
+    module = load_module(args.checkpoint)
     module.eval()
     print(f"per 100 episodes ({args.episodes} run); 'close on closed' counts steps, the rest episodes (drops: events)")
     print(f"{'policy':>22} " + " ".join(f"{name:>15}" for name in COUNTS))

@@ -20,20 +20,18 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # gym-hil: headless rendering, read at mujoco's import
 
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from ray.rllib.core import DEFAULT_MODULE_ID  # noqa: E402
-from ray.rllib.core.rl_module.rl_module import RLModule  # noqa: E402
 
 import rllib_sac_hybrid.envs  # noqa: E402, F401  (registers the built-in ids)
 from rllib_sac_hybrid.callbacks import success_flag  # noqa: E402
 from rllib_sac_hybrid.cli import key_values  # noqa: E402
 from rllib_sac_hybrid.evaluation import EVALUATION_SEED_OFFSET, single_action  # noqa: E402
+from rllib_sac_hybrid.export import load_module  # noqa: E402
 
 
 def run(module, env: gym.Env, std_scale: float, episodes: int, still: float, seed: int) -> dict:
@@ -70,10 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    path = Path(args.checkpoint).resolve() / "learner_group" / "learner" / "rl_module" / DEFAULT_MODULE_ID
-    if not path.is_dir():
-        raise ValueError(f"{args.checkpoint!r} holds no module at {path}; allowed: a directory of algo.save_to_path")
-    module = RLModule.from_checkpoint(str(path))
+    module = load_module(args.checkpoint)
     module.eval()
     env = gym.make(args.env, **key_values("--env-config", args.env_config, "reward_type=sparse"))
     print(f"{args.env}, {args.episodes} episodes per scale; 'stood still': failed episodes with every arm "
