@@ -215,14 +215,21 @@ def plot(rows: list[dict], task: str, target: float, path: Path) -> None:
             curve = [r for r in rows if r["settings"] == settings and r["seed"] == seed]
             curve = [r for r in curve if not math.isnan(r[f"{kind}_{metric}"])]  # greedy: evaluated rows only
             steps, values = [r["env_steps"] for r in curve], [r[f"{kind}_{metric}"] for r in curve]
-            ax.plot(steps, values, color=colors[(settings, seed)], alpha=0.85, label=f"{settings}, seed {seed}",
+            label = f"{settings}, seed {seed}" if kind == "greedy" else None  # one legend of the runs, right
+            ax.plot(steps, values, color=colors[(settings, seed)], alpha=0.85, label=label,
                     marker="o" if kind == "greedy" else None, ms=3)  # fmt: skip
+            own = [r for r in curve if not math.isnan(r.get("train_env_success", math.nan))]
+            if kind == "train" and metric == "success" and own:  # a classifier's run: the env's own flag too
+                ax.plot([r["env_steps"] for r in own], [r["train_env_success"] for r in own], ls="--", alpha=0.85,
+                        color=colors[(settings, seed)], label=f"seed {seed}, the env's own success")  # fmt: skip
         if metric == "success":
             ax.axhline(target, color="k", ls=":", lw=1)
         ax.set_xlabel("env steps")
         ax.set_title("training (exploring, windowed)" if kind == "train" else "greedy (fresh episodes)")
     axes[0].set_ylabel(f"{metric} rate" if metric == "success" else "return")
-    axes[1].legend(fontsize=7)
+    for ax in axes:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.suptitle(f"HybridSAC on {TASKS[task]}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
