@@ -17,6 +17,8 @@ adds a Discrete(3) gripper to the action (Tuple(Box, Discrete)), which turns on 
     python benchmarks/throughput.py --systems floor floor_compiled plugin plugin_compiled  # torch.compile
     python benchmarks/throughput.py --threads-study               # learner / EnvRunner torch threads
     python benchmarks/throughput.py --flops                       # the update's FLOP/s against torch.mm's
+    python benchmarks/throughput.py --systems floor floor_compiled floor_whole_step --envs pendulum \
+        --critics 2 10 --utd 20 --hybrid off                      # compiling the whole critic step
 """
 
 from __future__ import annotations
@@ -134,9 +136,17 @@ def plugin_config(case: Case, torch_compile: bool = False, **training) -> Hybrid
 
 # ---- (a) the floor ----------------------------------------------------------------------------
 def floor(
-    case: Case, seconds: float, repeats: int, torch_compile: bool = False, threads: int | None = None
+    case: Case,
+    seconds: float,
+    repeats: int,
+    torch_compile: bool = False,
+    threads: int | None = None,
+    whole_step: bool = False,
 ) -> dict[str, float]:
-    """Critic gradient steps/s of SACUpdater on an in-memory replay, no RLlib."""
+    """Critic gradient steps/s of SACUpdater on an in-memory replay, no RLlib.
+
+    ``whole_step``: the experiment of compiling each critic step whole (losses, backward with
+    compiled autograd, clipping, Adam, Polyak) instead of ``torch_compile``'s losses only."""
     torch.set_num_threads(threads or LEARNER_THREADS)
     env = make_env(case.env, case.hybrid)
     config = plugin_config(case, torch_compile)
@@ -161,6 +171,17 @@ def floor(
     )
     groups = param_groups(module)
     updater = SACUpdater(module, {k: make_optimizer(v, 3e-4) for k, v in groups.items()}, settings)
+    if whole_step:
+        torch._dynamo.config.compiled_autograd = True  # backward() into the graph as well
+        critic_step, polyak_update = updater.critic_step, updater.polyak_update
+
+        def whole(batch):
+            metrics = critic_step(batch)
+            polyak_update()
+            return metrics
+
+        updater.critic_step = torch.compile(whole, mode=config.torch_compile_mode, dynamic=False)
+        updater.polyak_update = lambda: None
     replay = TensorReplayBuffer(10_000, env.observation_space, module.layout)
     n = 10_000
     obs = np.random.randn(n + 1, *env.observation_space.shape).astype(np.float32)
@@ -186,8 +207,9 @@ def floor(
     for _ in range(3):  # warm-up (and compilation, when on)
         one_update()
     warmup_s = time.perf_counter() - warmup_start
-    flops = update_flops(one_update) if not torch_compile else math.nan  # compiled graphs hide their matmuls
-    matmul_s = update_matmul_seconds(one_update) if not torch_compile else math.nan
+    compiled = torch_compile or whole_step  # compiled graphs hide their matmuls from the counters
+    flops = update_flops(one_update) if not compiled else math.nan
+    matmul_s = update_matmul_seconds(one_update) if not compiled else math.nan
     for _ in range(repeats):
         steps, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
@@ -195,6 +217,7 @@ def floor(
             steps += case.utd
         rates.append(steps / (time.perf_counter() - start))
     rate = statistics.median(rates)
+    torch._dynamo.config.compiled_autograd = False  # the next floor() runs as asked
     return {
         "grad_steps_per_s": rate,
         "env_steps_per_s": rate / case.utd,
@@ -325,6 +348,7 @@ SYSTEMS = {
     "plugin": plugin,
     "rllib": rllib_builtin,
     "floor_compiled": lambda case, seconds, repeats: floor(case, seconds, repeats, torch_compile=True),
+    "floor_whole_step": lambda case, seconds, repeats: floor(case, seconds, repeats, whole_step=True),
     "plugin_compiled": lambda case, seconds, repeats: plugin(case, seconds, repeats, torch_compile=True),
 }
 
@@ -448,14 +472,14 @@ def main() -> None:
     ]
     ratios = [r for r in ratios if r[1] in args.systems and r[2] in args.systems]
     print("a = floor, b = plugin, c = rllib; *_compiled = with torch_compile=True")
-    header = f"{'case':<32}" + "".join(f"{s:>16}" for s in args.systems) + f"{'plugin env st/s':>16}"
+    header = f"{'case':<32}" + "".join(f"{s:>18}" for s in args.systems) + f"{'plugin env st/s':>16}"
     print(header + "".join(f"{label:>7}" for label, *_ in ratios), flush=True)
     for case in cases:
         figures = {name: SYSTEMS[name](case, args.seconds, args.repeats) for name in args.systems}
         row = f"{case.label:<32}"
         for name in args.systems:
             fig = figures[name]
-            row += f"{fig['grad_steps_per_s']:>16.1f}" if fig else f"{'-':>16}"
+            row += f"{fig['grad_steps_per_s']:>18.1f}" if fig else f"{'-':>18}"
         plugin_fig = figures.get("plugin") or figures.get("plugin_compiled")
         row += f"{plugin_fig['env_steps_per_s']:>16.1f}" if plugin_fig else f"{'-':>16}"
         for _, num, den, fmt in ratios:
