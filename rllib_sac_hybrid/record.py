@@ -17,6 +17,13 @@ Policies:
   ONNX by its ``.onnx`` suffix), greedy, as it runs on the robot: evaluation runs on hardware
   recorded with their success labels, for the demonstration replay or a reward classifier.
 
+``--action-noise SIGMA`` adds Gaussian noise (SIGMA times half of each bound's range) to the
+continuous part of a scripted or exported policy's actions, and records what was executed. The
+discrete part (a gripper's index) is left alone. The episodes then cover more of the states
+around the expert's path, and more of the ways to succeed, as DART (Laskey et al. 2017) does
+for demonstrations. A reward classifier needs this: one trained only on a scripted expert's
+exact successes misses the policy's less tidy ones.
+
 ``--only-successes`` keeps only the episodes whose last info says ``is_success`` / ``succeed``.
 The files load with ``HybridSACConfig().training(demonstrations=DIR)`` and with RLlib's own
 offline reader (``input_read_episodes=True``).
@@ -90,7 +97,7 @@ def neutral_action(space: gym.Space):
     stay / open), also for gym-hil's flat layout, whose last component is that index."""
     if isinstance(space, gym.spaces.Box):
         action = np.clip(np.zeros(space.shape, dtype=space.dtype), space.low, space.high)
-        if space.shape and space.shape[0] >= 2 and space.low[-1] == 0 and space.high[-1] == 2:  # gym-hil layout
+        if _gym_hil_layout(space):
             action[-1] = 1
         return action
     if isinstance(space, gym.spaces.Discrete):
@@ -121,6 +128,34 @@ def random_policy(env: gym.Env) -> Policy:
     return lambda env, obs, info: env.action_space.sample()
 
 
+def with_action_noise(act: Policy, space: gym.Space, sigma: float, seed: int) -> Policy:
+    """``act`` with N(0, (sigma * half range)^2) added to its continuous components, clipped to
+    the bounds; discrete parts, and gym-hil's gripper index in the last component, unchanged."""
+    rng = np.random.default_rng(seed)
+
+    def noisy(action, space: gym.Space):
+        if isinstance(space, gym.spaces.Box):
+            action = np.asarray(action, dtype=space.dtype).copy()
+            continuous = np.ones(space.shape, dtype=bool)
+            if _gym_hil_layout(space):
+                continuous[-1] = False
+            half = (space.high - space.low) / 2.0
+            action[continuous] += (sigma * half * rng.standard_normal(space.shape))[continuous]
+            return np.clip(action, space.low, space.high).astype(space.dtype)
+        if isinstance(space, gym.spaces.Tuple):
+            return tuple(noisy(a, sub) for a, sub in zip(action, space.spaces))
+        if isinstance(space, gym.spaces.Dict):
+            return {key: noisy(action[key], sub) for key, sub in space.spaces.items()}
+        return action
+
+    return lambda env, obs, info: noisy(act(env, obs, info), space)
+
+
+def _gym_hil_layout(space: gym.spaces.Box) -> bool:
+    """A flat Box whose last component is a discrete index in [0, 2] (LeRobot / gym-hil)."""
+    return bool(space.shape and space.shape[0] >= 2 and space.low[-1] == 0 and space.high[-1] == 2)
+
+
 def record(
     env_id: str,
     episodes: int,
@@ -130,17 +165,27 @@ def record(
     env_config: dict | None = None,
     only_successes: bool = False,
     max_attempts: int | None = None,
+    action_noise: float = 0.0,
 ) -> dict:
     """Records ``episodes`` episodes and writes them to ``out``. Returns a summary."""
     if policy not in POLICIES[:-1] and not (policy.startswith(EXPORTED) and len(policy) > len(EXPORTED)):
         raise ValueError(f"--policy={policy!r} is unknown; allowed: {POLICIES}.")
     if not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"--episodes={episodes!r} is invalid; allowed: an integer >= 1.")
+    if not (isinstance(action_noise, (int, float)) and 0.0 <= action_noise < float("inf")):
+        raise ValueError(f"--action-noise={action_noise!r} is invalid; allowed: a number >= 0.")
+    if action_noise and policy in ("teleop", "random"):
+        raise ValueError(
+            f"--action-noise with --policy {policy}: noise applies to a scripted or exported policy "
+            "(a human's actions are recorded as given; random ones need none)."
+        )
     import rllib_sac_hybrid.envs  # noqa: F401  (registers the built-in ids)
 
     env = gym.make(env_id, **(env_config or {}))
     makers = {"scripted": scripted_policy, "teleop": teleop_policy, "random": random_policy}
     act = exported_policy(env, policy[len(EXPORTED) :]) if policy.startswith(EXPORTED) else makers[policy](env)
+    if action_noise:
+        act = with_action_noise(act, env.action_space, float(action_noise), seed)
     env.action_space.seed(seed)
     kept: list[SingleAgentEpisode] = []
     attempts, successes, steps = 0, 0, 0
@@ -171,6 +216,7 @@ def record(
     return {
         "env": env_id,
         "policy": policy,
+        "action_noise": action_noise,
         "episodes": len(kept),
         "steps": steps,
         "attempts": attempts,
@@ -212,9 +258,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="episode i resets with seed + i")
     parser.add_argument("--env-config", default="{}", help="JSON keyword arguments for gym.make")
     parser.add_argument("--only-successes", action="store_true")
+    parser.add_argument("--action-noise", type=float, default=0.0, metavar="SIGMA",
+                        help="Gaussian noise on continuous actions, in half-ranges (scripted, exported)")  # fmt: skip
     args = parser.parse_args(argv)
     env_config = json_object("--env-config", args.env_config)
-    summary = record(args.env, args.episodes, args.out, args.policy, args.seed, env_config, args.only_successes)
+    summary = record(
+        args.env, args.episodes, args.out, args.policy, args.seed, env_config, args.only_successes,
+        action_noise=args.action_noise,
+    )  # fmt: skip
     print(json.dumps(summary))
 
 

@@ -363,3 +363,37 @@ def test_recording_twice_with_one_seed_gives_the_same_episodes_in_the_same_order
     other = str(tmp_path / "other")
     record(SPARSE_ID, episodes=1, out=other, policy="random", seed=0)
     assert read_episodes(other)[0].id_ != first[0].id_  # same reset seed, other content: another id
+
+
+def test_action_noise_perturbs_the_continuous_part_within_bounds_and_records_what_ran(ray_session, tmp_path):
+    """--action-noise: the scripted expert's motions get Gaussian noise, clipped to the bounds; the
+    gripper index is the expert's; the recorded actions are the executed ones (so replaying them
+    from the same reset gives the same observations)."""
+    clean, noisy = str(tmp_path / "clean"), str(tmp_path / "noisy")
+    record(PICK_PLACE_ID, episodes=3, out=clean, policy="scripted", seed=0)
+    summary = record(PICK_PLACE_ID, episodes=3, out=noisy, policy="scripted", seed=0, action_noise=0.5)
+    assert summary["action_noise"] == 0.5
+    first_clean, first_noisy = read_episodes(clean)[0], read_episodes(noisy)[0]
+    motions = np.stack([np.asarray(a[0]) for a in first_noisy.get_actions()])
+    assert np.all(np.abs(motions) <= 1.0) and np.abs(motions).max() == 1.0  # clipped to Box(-1, 1)
+    assert not np.allclose(motions[:3], np.stack([np.asarray(a[0]) for a in first_clean.get_actions()])[:3])
+    assert {int(a[1]) for a in first_noisy.get_actions()} <= {0, 1, 2}
+    env = gym.make(PICK_PLACE_ID)
+    obs, _ = env.reset(seed=int(first_noisy.id_.split("-")[1]))
+    for action, expected in zip(first_noisy.get_actions(), first_noisy.get_observations()[1:]):
+        obs, *_ = env.step(action)
+        np.testing.assert_allclose(obs, expected)
+    # gym-hil's flat layout: noise on the motion, never on the gripper index in the last component.
+    from rllib_sac_hybrid.record import with_action_noise
+
+    flat = gym.spaces.Box(np.array([-1, -1, 0], np.float32), np.array([1, 1, 2], np.float32))
+    act = with_action_noise(lambda env, obs, info: np.array([0.0, 0.0, 2.0], np.float32), flat, 0.5, seed=0)
+    actions = np.stack([act(None, None, {}) for _ in range(50)])
+    assert np.all(actions[:, 2] == 2.0) and actions[:, :2].std() > 0.2
+
+
+def test_action_noise_bad_values_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="action-noise"):
+        record(PICK_PLACE_ID, episodes=1, out=str(tmp_path / "a"), policy="scripted", action_noise=-0.1)
+    with pytest.raises(ValueError, match="a scripted or exported policy"):
+        record(PICK_PLACE_ID, episodes=1, out=str(tmp_path / "b"), policy="random", action_noise=0.2)
