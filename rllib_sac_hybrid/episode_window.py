@@ -83,9 +83,9 @@ class EpisodeWindow:
                     self._classified.append((success, bool(last_info[ENV_SUCCESS_KEY])))
 
     def metrics(self) -> dict[str, float]:
-        """The window's means (NaN while it is empty) and its episode counts; with a classifier's
-        and the env's flags, also the env's success rate and the classifier's precision and recall
-        (NaN while no episode was classified, or the env succeeded in none, as a success)."""
+        """The window's means (NaN while it is empty) and its episode counts. With a classifier's
+        and the env's flags, also the env's success rate and the classifier's precision (NaN while
+        it called no episode a success) and recall (NaN while the env's flag said none)."""
         metrics = {
             RETURN_WINDOWED: _mean(self._returns),
             SUCCESS_RATE_WINDOWED: _mean(self._successes),

@@ -129,8 +129,9 @@ def random_policy(env: gym.Env) -> Policy:
 
 
 def with_action_noise(act: Policy, space: gym.Space, sigma: float, seed: int) -> Policy:
-    """``act`` with N(0, (sigma * half range)^2) added to its continuous components, clipped to
-    the bounds; discrete parts, and gym-hil's gripper index in the last component, unchanged."""
+    """``act`` with N(0, (sigma * half range)^2) added to its continuous components (sigma itself
+    where a bound is infinite), clipped to the bounds; discrete parts, and gym-hil's gripper
+    index in the last component, unchanged."""
     rng = np.random.default_rng(seed)
 
     def noisy(action, space: gym.Space):
@@ -140,6 +141,7 @@ def with_action_noise(act: Policy, space: gym.Space, sigma: float, seed: int) ->
             if _gym_hil_layout(space):
                 continuous[-1] = False
             half = (space.high - space.low) / 2.0
+            half = np.where(np.isfinite(half), half, 1.0)  # unbounded components: sigma in action units
             action[continuous] += (sigma * half * rng.standard_normal(space.shape))[continuous]
             return np.clip(action, space.low, space.high).astype(space.dtype)
         if isinstance(space, gym.spaces.Tuple):

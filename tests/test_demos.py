@@ -397,3 +397,12 @@ def test_action_noise_bad_values_are_clear_errors(tmp_path):
         record(PICK_PLACE_ID, episodes=1, out=str(tmp_path / "a"), policy="scripted", action_noise=-0.1)
     with pytest.raises(ValueError, match="a scripted or exported policy"):
         record(PICK_PLACE_ID, episodes=1, out=str(tmp_path / "b"), policy="random", action_noise=0.2)
+
+
+def test_action_noise_on_unbounded_components_is_sigma_in_action_units():
+    from rllib_sac_hybrid.record import with_action_noise
+
+    space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    act = with_action_noise(lambda env, obs, info: np.zeros(2, np.float32), space, 0.3, seed=0)
+    actions = np.stack([act(None, None, {}) for _ in range(2000)])
+    assert np.all(np.isfinite(actions)) and actions.std() == pytest.approx(0.3, rel=0.1)
