@@ -21,7 +21,7 @@ import torch
 
 import rllib_sac_hybrid.envs as envs
 from rllib_sac_hybrid.envs.pick_place import OPEN, STAY
-from rllib_sac_hybrid.reward import _tensors, load_classifier
+from rllib_sac_hybrid.reward import load_classifier
 
 RINGS = ((0.0, 0.5), (0.5, 0.75), (0.75, 1.0))  # release distance, in goal radii
 
@@ -52,8 +52,7 @@ def main(argv: list[str] | None = None) -> None:
                 motion = np.clip(delta / env.step_size, -1.0, 1.0).astype(np.float32)
                 command = OPEN if np.linalg.norm(delta) < 1e-3 else STAY
             obs, _, terminated, truncated, info = env.step((motion, command))
-            with torch.no_grad():
-                p = float(torch.sigmoid(classifier(_tensors({k: v[None] for k, v in obs.items()})))[0])
+            p = float(classifier.probability({k: v[None] for k, v in obs.items()})[0])
             if info["is_success"]:
                 success_p.append(p)
                 distance.append(fraction)

@@ -79,6 +79,11 @@ class SuccessClassifier(nn.Module):
         """obs: batched, the env's format (nested dicts allowed); returns logits (B,)."""
         return self.head(self.encoder(flatten_observation(obs, self.observation_space))).squeeze(-1)
 
+    @torch.no_grad()
+    def probability(self, obs) -> np.ndarray:
+        """Success probabilities (B,) of batched numpy observations in the env's format."""
+        return torch.sigmoid(self(_tensors(obs))).numpy()
+
 
 # ---- data -----------------------------------------------------------------------------------------
 def labelled_frames(
@@ -401,8 +406,7 @@ class RewardClassifierVectorWrapper(gym.vector.VectorWrapper):
 
     def step(self, actions):
         obs, reward, terminated, truncated, infos = self.env.step(actions)
-        with torch.no_grad():
-            probability = torch.sigmoid(self.classifier(_tensors(obs))).numpy()
+        probability = self.classifier.probability(obs)
         success = (probability >= self.threshold) & ~self._starting
         learned = success.astype(np.float32)
         reward = np.where(self._starting, reward, learned if self.mode == "replace" else reward + learned)
