@@ -18,6 +18,7 @@ def test_hil_serl_holds_its_published_settings():
     assert config.temperature_init == 1e-2
     assert config.discount == 0.97
     assert config.use_backup_entropy is False
+    assert config.actor_q_reduction == "mean"  # policy_loss_fn: predicted_qs.mean(axis=0)
     assert config.critic_actor_ratio == 2  # two critic steps per actor step (cta_ratio)
     assert config.utd_ratio == "auto"  # its learner runs free of the env: no published ratio
     assert config.online_ratio == 0.5
