@@ -233,10 +233,14 @@ def last_rows(batch: Batch, n: int) -> Batch:
 
 
 def _tail(x, n: int):
+    """The last n rows of a tensor, a dict of them, or a NamedTuple of them (a frozen camera's
+    ``BackboneFeatures``, which ``prepare_batch`` puts where the images were)."""
     if x is None:
         return None
     if isinstance(x, dict):
-        return {k: v[-n:] for k, v in x.items()}
+        return {k: _tail(v, n) for k, v in x.items()}
+    if isinstance(x, tuple):
+        return type(x)(*(_tail(v, n) for v in x))
     return x[-n:]
 
 

@@ -10,10 +10,10 @@ import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
 from torch import nn
 
-from rllib_sac_hybrid import HybridSACConfig
+from rllib_sac_hybrid import HybridSACConfig, losses
 from rllib_sac_hybrid.envs import PICK_PLACE_PIXELS_ID
 from rllib_sac_hybrid.networks import BackboneFeatures, FrozenBackbone, ObservationEncoder, SmallCNN
-from rllib_sac_hybrid.replay import Batch, TensorReplayBuffer, random_shift, shift_images, shift_pad_for
+from rllib_sac_hybrid.replay import Batch, TensorReplayBuffer, last_rows, random_shift, shift_images, shift_pad_for
 from rllib_sac_hybrid.spaces import ActionLayout, image_shapes, observation_dims
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
 from tests.conftest import make_module
@@ -100,11 +100,12 @@ def test_actor_reads_the_shared_image_encoder_detached():
 
 
 # ---- frozen backbone: shared, never trained, computed once per batch ---------------------------
-def _updater(module, utd: int = 2) -> SACUpdater:
+def _updater(module, utd: int = 2, bc_weight: float = 0.0) -> SACUpdater:
     groups = param_groups(module)
     settings = UpdateSettings(
         utd_ratio=utd, policy_update_freq=1, discount=0.99, tau=0.005, num_critics=2, num_subsample_critics=None,
         use_backup_entropy=True, actor_q_reduction="min", grad_clip_norm=None, target_entropy=-1.5,
+        bc_weight=bc_weight,
     )  # fmt: skip
     return SACUpdater(module, {name: make_optimizer(p, 1e-3) for name, p in groups.items()}, settings)
 
@@ -153,6 +154,22 @@ def test_frozen_backbone_runs_once_per_batch_and_gives_the_uncached_results():
     stream = iter(batches)
     _updater(module, utd=2).update(lambda: next(stream))
     assert sorted(calls) == sorted([("pixels/front", 16), ("pixels/wrist", 16)] * 2)
+
+
+def test_frozen_backbone_features_feed_the_cloning_term_on_demonstration_rows():
+    """The cloning term reads the batch's last (demonstration) rows of the cached features; it
+    once sliced the features' NamedTuple as a tuple and failed on the first policy step."""
+    torch.manual_seed(0)
+    module = make_module(TWO_CAMERAS, ACTIONS, freeze_image_backbone=True)
+    batch = _batch(TWO_CAMERAS, 8, seed=0)
+    cached = module.prepare_batch(batch)
+    demo = last_rows(cached, 3)
+    assert isinstance(demo.obs["pixels/front"], BackboneFeatures) and demo.obs["pixels/front"].features.shape[0] == 3
+    from_cache = losses.demonstrated_action_error(module, demo.obs, demo.action)
+    from_images = losses.demonstrated_action_error(module, last_rows(batch, 3).obs, demo.action)
+    torch.testing.assert_close(from_cache, from_images)
+    metrics = _updater(module, utd=1, bc_weight=1.0).update(lambda: batch, demo_rows=3)
+    assert all(torch.isfinite(torch.as_tensor(v)).all() for m in metrics for v in m.values())
 
 
 # ---- augmentation -------------------------------------------------------------------------------
