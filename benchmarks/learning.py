@@ -177,7 +177,8 @@ def run(task: str, settings: str, seed: int, args: argparse.Namespace, overrides
             )
             if steps >= args.max_env_steps:
                 if args.save:
-                    path = RESULTS / "checkpoints" / f"{task}_{label.replace(' ', '_').replace(':', '-')}_seed{seed}"
+                    name = label.replace(" ", "_").replace(":", "-") + (f"_{args.tag}" if args.tag else "")
+                    path = RESULTS / "checkpoints" / f"{task}_{name}_seed{seed}"
                     algo.save_to_path(str(path.resolve()))
                     print(f"saved the final algorithm to {path}")
                 return

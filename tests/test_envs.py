@@ -11,6 +11,7 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.envs import PICK_PLACE_ID, PICK_PLACE_SPARSE_ID, PickPlaceEnv
+from rllib_sac_hybrid.envs.grasp_carry import GraspCarryEnv
 
 
 @pytest.mark.parametrize("layout", ["tuple", "dict", "flat"])
@@ -135,3 +136,53 @@ def test_gym_hil_pick_cube_starts_from_a_random_cube_fixed_by_the_seed():
     finally:
         for e in (env, twin, fixed):
             e.close()
+
+
+def _grasp_carry_episode(env, seed: int) -> tuple[float, dict]:
+    env.reset(seed=seed)
+    total = 0.0
+    while True:
+        _, reward, terminated, truncated, info = env.step(env.scripted_action())
+        total += reward
+        if terminated or truncated:
+            return total, info
+
+
+def test_grasp_carry_follows_the_gymnasium_api_and_the_expert_succeeds():
+    check_env(GraspCarryEnv(), skip_render_check=True)
+    check_env(GraspCarryEnv(action_layout="flat", observe_grasped=True), skip_render_check=True)
+    env = GraspCarryEnv()
+    returns, successes = zip(
+        *[(r, info["is_success"]) for r, info in (_grasp_carry_episode(env, s) for s in range(20))]
+    )
+    assert all(successes) and 10.5 < np.mean(returns) < 11.5  # +1 grasp, +10 place, shaping
+
+
+def test_grasp_carry_reward_ablations():
+    # Events only off: the return is the shaping's, the potential's change over the episode.
+    env = GraspCarryEnv(grasp_bonus=0.0, place_bonus=0.0)
+    total, info = _grasp_carry_episode(env, seed=3)
+    assert info["is_success"] and abs(total) < 0.5
+    # A drop costs shaping_scale * (4 - |goal - object|) by default, and 4 * shaping_scale staged.
+    for staged, near_goal_cost, far_cost in ((False, 0.05 * 3.5, 0.05 * 1.0), (True, 0.2, 0.2)):
+        costs = []
+        for distance in (0.5, 3.0):
+            env = GraspCarryEnv(staged_potential=staged)
+            env.reset(seed=0)
+            env._gripper, env._goal = np.zeros(2), np.array([distance, 0.0])
+            env._object = env._gripper.copy()
+            env._closed = env._holding = env._grasped_once = True
+            _, reward, *_ = env.step((np.zeros(2, np.float32), 2))  # open outside the goal radius: a drop
+            costs.append(-reward)
+        assert np.allclose(costs, [near_goal_cost, far_cost])
+    # observe_grasped: the last entry says whether this episode's grasp bonus was paid.
+    env = GraspCarryEnv(observe_grasped=True)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (13,) and obs[-1] == 0.0
+    env._gripper = env._object.copy()
+    obs, reward, *_ = env.step((np.zeros(2, np.float32), 0))
+    assert obs[-1] == 1.0 and reward > 0.5  # +1 and the potential's change
+    with pytest.raises(ValueError, match="staged_potential.*allowed"):
+        GraspCarryEnv(staged_potential="yes")
+    with pytest.raises(ValueError, match="place_bonus.*allowed"):
+        GraspCarryEnv(place_bonus=float("nan"))

@@ -25,6 +25,13 @@ grasp of an episode; +10 when the object is released within ``goal_radius`` of t
 (success, which terminates the episode). ``info["discrete_penalty"]`` is -0.02 per gripper flip
 (gym-hil's value); ``info["is_success"]`` as in the other built-in tasks.
 
+Ablations of the reward (defaults: the task above): ``grasp_bonus`` and ``place_bonus`` set the
+two events' sizes (0 leaves the shaping alone); ``staged_potential=True`` also counts the free
+object's distance to the goal in phi while not holding, so a drop costs the same everywhere (with
+the default phi it costs shaping_scale * (4 - |goal - object|), most next to the goal);
+``observe_grasped=True`` appends whether this episode's grasp bonus was paid (Box(13)), which
+makes the first-grasp bonus a function of the observation.
+
 A scripted controller (``scripted_action``) earns 11.1 in 19 steps on average; uniform random
 actions 0.10 (200 episodes each).
 """
@@ -54,6 +61,8 @@ class GraspCarryEnv(gym.Env):
         shaping_scale: weight of the potential shaping (0: event rewards only).
         gripper_flip_penalty: magnitude of ``info["discrete_penalty"]`` per gripper flip.
         action_layout: "tuple" or "flat" (see the module docstring).
+        grasp_bonus, place_bonus, staged_potential, observe_grasped: reward ablations (see the
+            module docstring).
     """
 
     metadata = {"render_modes": []}
@@ -66,6 +75,10 @@ class GraspCarryEnv(gym.Env):
         shaping_scale: float = 0.05,
         gripper_flip_penalty: float = 0.02,
         action_layout: str = "tuple",
+        grasp_bonus: float = GRASP_BONUS,
+        place_bonus: float = PLACE_BONUS,
+        staged_potential: bool = False,
+        observe_grasped: bool = False,
         config: dict | None = None,
     ) -> None:
         super().__init__()
@@ -76,6 +89,10 @@ class GraspCarryEnv(gym.Env):
             shaping_scale = config.get("shaping_scale", shaping_scale)
             gripper_flip_penalty = config.get("gripper_flip_penalty", gripper_flip_penalty)
             action_layout = config.get("action_layout", action_layout)
+            grasp_bonus = config.get("grasp_bonus", grasp_bonus)
+            place_bonus = config.get("place_bonus", place_bonus)
+            staged_potential = config.get("staged_potential", staged_potential)
+            observe_grasped = config.get("observe_grasped", observe_grasped)
         if not isinstance(max_episode_steps, int) or max_episode_steps < 1:
             raise ValueError(f"max_episode_steps={max_episode_steps!r} is invalid; allowed: an integer >= 1.")
         for name, value in (("grasp_radius", grasp_radius), ("goal_radius", goal_radius)):
@@ -83,12 +100,20 @@ class GraspCarryEnv(gym.Env):
                 raise ValueError(f"{name}={value!r} is invalid; allowed: a number > 0.")
         if not shaping_scale >= 0:
             raise ValueError(f"shaping_scale={shaping_scale!r} is invalid; allowed: a number >= 0.")
+        for name, value in (("grasp_bonus", grasp_bonus), ("place_bonus", place_bonus)):
+            if not (isinstance(value, (int, float)) and np.isfinite(value)):
+                raise ValueError(f"{name}={value!r} is invalid; allowed: a finite number.")
+        for name, value in (("staged_potential", staged_potential), ("observe_grasped", observe_grasped)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name}={value!r} is invalid; allowed: True or False.")
         if action_layout not in ACTION_LAYOUTS:
             raise ValueError(f"action_layout={action_layout!r} is invalid; allowed: {ACTION_LAYOUTS}.")
         self.max_episode_steps = max_episode_steps
         self.grasp_radius, self.goal_radius = grasp_radius, goal_radius
         self.shaping_scale, self.gripper_flip_penalty = shaping_scale, gripper_flip_penalty
         self.action_layout = action_layout
+        self.grasp_bonus, self.place_bonus = float(grasp_bonus), float(place_bonus)
+        self.staged_potential, self.observe_grasped = staged_potential, observe_grasped
         if action_layout == "tuple":
             self.action_space = gym.spaces.Tuple(
                 (gym.spaces.Box(-MOTION_LIMIT, MOTION_LIMIT, (2,), np.float32), gym.spaces.Discrete(3))
@@ -99,7 +124,9 @@ class GraspCarryEnv(gym.Env):
                 np.array([MOTION_LIMIT, MOTION_LIMIT, 2], np.float32),
                 dtype=np.float32,
             )
-        self.observation_space = gym.spaces.Box(-2 * HALF_WIDTH, 2 * HALF_WIDTH, (12,), np.float32)
+        self.observation_space = gym.spaces.Box(
+            -2 * HALF_WIDTH, 2 * HALF_WIDTH, (12 + int(observe_grasped),), np.float32
+        )
         self._gripper = self._object = self._goal = np.zeros(2)
         self._closed = self._holding = self._grasped_once = False
         self._t = 0
@@ -140,7 +167,7 @@ class GraspCarryEnv(gym.Env):
 
         success = released and np.linalg.norm(self._object - self._goal) <= self.goal_radius
         reward = self.shaping_scale * (self._potential() - before)
-        reward += GRASP_BONUS * grasped_first + PLACE_BONUS * success
+        reward += self.grasp_bonus * grasped_first + self.place_bonus * success
         info: dict[str, Any] = {
             "is_success": bool(success),
             "discrete_penalty": -self.gripper_flip_penalty if flipped else 0.0,
@@ -150,9 +177,14 @@ class GraspCarryEnv(gym.Env):
         return self._observation(), float(reward), bool(success), truncated, info
 
     def _potential(self) -> float:
+        """phi: -(distance to the object + 4) while free (+ the object's to the goal when staged),
+        -(the object's distance to the goal) while holding."""
         if self._holding:
             return -float(np.linalg.norm(self._goal - self._object))
-        return -float(np.linalg.norm(self._object - self._gripper)) - 2 * HALF_WIDTH
+        free = -float(np.linalg.norm(self._object - self._gripper)) - 2 * HALF_WIDTH
+        if self.staged_potential:
+            free -= float(np.linalg.norm(self._goal - self._object))
+        return free
 
     def _split(self, action) -> tuple[np.ndarray, int]:
         if self.action_layout == "tuple":
@@ -169,6 +201,7 @@ class GraspCarryEnv(gym.Env):
                 self._object - self._gripper,
                 self._goal - self._object,
                 [float(self._closed), float(self._holding)],
+                [float(self._grasped_once)] if self.observe_grasped else [],
             ]
         ).astype(np.float32)
 
