@@ -7,7 +7,18 @@ per 100 episodes how far each got:
 - reached: the open or closed gripper came within the grasp radius of the free object;
 - close on closed: steps near the object on which it commanded "close" with the gripper already
   closed and empty (a no-op: the gripper must open first);
-- grasped, drops (releases away from the goal), at goal (held within the goal radius), success.
+- grasped, drops (releases away from the goal), at goal (held within the goal radius), success;
+- arm to object, arm to goal: the mean cosine between the commanded motion and the direction it
+  should take (to the free object; to the goal while holding), over steps more than a grasp
+  radius away: 1 heads straight there, 0 is blind, < 0 moves away.
+
+The last lines probe the critic on each run's free steps: min over heads of Q(s, a) for 16
+unit directions a of the arm (no gripper), and reports the cosine of the best one with the
+direction to the object and with the outward direction (from the workspace centre to the gripper),
+and the spread max - min of the 16 values (one step's shaping differs by at most 0.02 between
+opposite directions).
+
+``--env-config`` passes the env settings the run trained with (e.g. ``observe_grasped=True``).
 
     python benchmarks/learning.py --task grasp-carry --max-env-steps 15000 --save
     python benchmarks/grasp_carry_phases.py benchmarks/results/checkpoints/grasp-carry_defaults_seed0
@@ -20,23 +31,34 @@ import argparse
 import numpy as np
 import torch
 
+from rllib_sac_hybrid.cli import key_values
 from rllib_sac_hybrid.envs.grasp_carry import CLOSE, OPEN, GraspCarryEnv
 from rllib_sac_hybrid.evaluation import EVALUATION_SEED_OFFSET, single_action
 from rllib_sac_hybrid.export import load_module
 
 COUNTS = ("reached", "close on closed", "grasped", "drops", "at goal", "success")
+COLUMNS = COUNTS + ("arm to object", "arm to goal")
 
 
-def phases(act, episodes: int, seed: int) -> dict[str, float]:
-    """Counts per 100 episodes of the policy ``act`` (a batch -> actions forward)."""
-    env = GraspCarryEnv()
+def _cosine(motion: np.ndarray, direction: np.ndarray) -> float:
+    return float(motion @ direction / (np.linalg.norm(motion) * np.linalg.norm(direction) + 1e-9))
+
+
+def phases(act, episodes: int, seed: int, env_config: dict | None = None) -> dict[str, float]:
+    """Counts per 100 episodes of the policy ``act`` (a batch -> actions forward), and the arm's
+    mean cosine to the object (free) and to the goal (holding)."""
+    env = GraspCarryEnv(**(env_config or {}))
     totals = dict.fromkeys(COUNTS, 0)
+    cosines: dict[str, list[float]] = {"arm to object": [], "arm to goal": []}
     for episode in range(episodes):
         obs, _ = env.reset(seed=EVALUATION_SEED_OFFSET + seed + episode)
         reached = at_goal = False
         while True:
             action = single_action(act, obs)
             command, holding = int(action[1]), env._holding
+            target = (env._goal - env._object) if holding else (env._object - env._gripper)
+            if np.linalg.norm(target) > env.grasp_radius:
+                cosines["arm to goal" if holding else "arm to object"].append(_cosine(np.asarray(action[0]), target))
             near = np.linalg.norm(env._gripper - env._object) <= env.grasp_radius
             if not holding and near:
                 reached = True
@@ -51,7 +73,32 @@ def phases(act, episodes: int, seed: int) -> dict[str, float]:
         totals["grasped"] += env._grasped_once
         totals["at goal"] += at_goal
         totals["success"] += info["is_success"]
-    return {k: 100.0 * v / episodes for k, v in totals.items()}
+    out = {k: 100.0 * v / episodes for k, v in totals.items()}
+    return out | {k: float(np.mean(v)) if v else float("nan") for k, v in cosines.items()}
+
+
+def critic_probe(module, act, episodes: int, seed: int, env_config: dict | None = None) -> dict[str, float]:
+    """Where the critic's best arm direction points on the free steps of the policy ``act``."""
+    env = GraspCarryEnv(**(env_config or {}))
+    angles = np.linspace(0.0, 2 * np.pi, 16, endpoint=False)
+    directions = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    rows = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=EVALUATION_SEED_OFFSET + seed + episode)
+        while True:
+            to_object = env._object - env._gripper
+            if not env._holding and np.linalg.norm(to_object) > env.grasp_radius:
+                with torch.no_grad():
+                    latent = module.encode(module.normalize(torch.as_tensor(obs)[None])).repeat(16, 1)
+                    q = module.q_values(latent, torch.as_tensor(directions)).min(dim=0).values.numpy()
+                best = directions[q.argmax()]
+                outward = _cosine(best, env._gripper) if np.linalg.norm(env._gripper) > 0.1 else np.nan
+                rows.append((_cosine(best, to_object), outward, q.max() - q.min()))
+            obs, _, terminated, truncated, _ = env.step(single_action(act, obs))
+            if terminated or truncated:
+                break
+    to_object, outward, spread = np.nanmean(np.array(rows), axis=0)
+    return {"best to object": to_object, "best outward": outward, "spread": spread}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,21 +108,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--explore-at", type=int, nargs="*", default=[15_000],
                         help="env steps whose epsilon the exploring rows use")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--env-config", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="the env settings the run trained with")  # fmt: skip
     args = parser.parse_args(argv)
+    env_config = key_values("--env-config", args.env_config, "observe_grasped=True")
     if args.episodes < 1:
         raise ValueError(f"--episodes {args.episodes} is invalid; allowed: an integer >= 1")
     torch.set_num_threads(1)
     module = load_module(args.checkpoint)
     module.eval()
     print(f"per 100 episodes ({args.episodes} run); 'close on closed' counts steps, the rest episodes (drops: events)")
-    print(f"{'policy':>22} " + " ".join(f"{name:>15}" for name in COUNTS))
+    print(f"{'policy':>22} " + " ".join(f"{name:>15}" for name in COLUMNS))
     rows = [("greedy", module.forward_inference)]
     for t in args.explore_at:
         rows.append((f"exploring (eps {module.epsilon(t):.3f})", lambda b, t=t: module.forward_exploration(b, t=t)))
     for name, act in rows:
         torch.manual_seed(args.seed)
-        counts = phases(act, args.episodes, args.seed)
-        print(f"{name:>22} " + " ".join(f"{counts[k]:>15.0f}" for k in COUNTS), flush=True)
+        counts = phases(act, args.episodes, args.seed, env_config)
+        cells = [f"{counts[k]:>15.0f}" for k in COUNTS] + [f"{counts[k]:>15.2f}" for k in COLUMNS[len(COUNTS) :]]
+        print(f"{name:>22} " + " ".join(cells), flush=True)
+    for name, act in rows:
+        torch.manual_seed(args.seed)
+        probe = critic_probe(module, act, args.episodes, args.seed, env_config)
+        print(f"critic on the {name} run's free steps: " + ", ".join(f"{k} {v:.2f}" for k, v in probe.items()))
 
 
 if __name__ == "__main__":
