@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, act in rows:
         torch.manual_seed(args.seed)
         probe = critic_probe(module, act, args.episodes, args.seed, env_config)
-        print(f"critic on the {name} run's free steps: " + ", ".join(f"{k} {v:.2f}" for k, v in probe.items()))
+        print(f"critic on the {name} run's free steps: " + ", ".join(f"{k} {v:.3f}" for k, v in probe.items()))
 
 
 if __name__ == "__main__":
