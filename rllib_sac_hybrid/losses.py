@@ -86,11 +86,7 @@ def critic_loss(
 
     q = nets.q_values(latents.obs, batch.action)  # (N, B)
     td_error = q - td_target  # (N, B)
-    import os
-    if os.environ.get("PROTO_HUBER"):
-        loss = 2 * torch.nn.functional.huber_loss(q, td_target.expand_as(q), reduction="none", delta=float(os.environ["PROTO_HUBER"])).mean(dim=1).sum()
-    else:
-        loss = td_error.pow(2).mean(dim=1).sum()
+    loss = td_error.pow(2).mean(dim=1).sum()
     return loss, {"q": q.detach(), "td_error": td_error.detach(), "td_target": td_target}
 
 
@@ -116,11 +112,7 @@ def discrete_critic_loss(
 
     q_all = nets.discrete_q_values(latents.obs)  # (B, K)
     q = q_all.gather(-1, batch.discrete_action.unsqueeze(-1)).squeeze(-1)  # (B,)
-    import os
-    if os.environ.get("PROTO_HUBER_D"):
-        loss = 2 * torch.nn.functional.huber_loss(q, td_target, delta=float(os.environ["PROTO_HUBER_D"]))
-    else:
-        loss = (q - td_target).pow(2).mean()
+    loss = (q - td_target).pow(2).mean()
     return loss, {"q": q.detach(), "td_target": td_target}
 
 
