@@ -72,7 +72,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # clone demonstrations when there are some. On gym-hil pick-cube (20 demos, 10,000 env
         # steps, actor on the min of the critics) the preset without cloning reached 0.64 / 0.64 /
         # 0.66 greedy success at the end on seeds 0 / 1 / 2; with it 0.80 / 0.70 / 0.82. With
-        # cloning and the actor on the mean: 0.98 / 0.98 / 0.92, and 0.82 / 0.88 on seeds 3 / 4
+        # cloning and the actor on the mean: 0.98 / 0.98 / 0.92, 0.82 / 0.88 on seeds 3 / 4, 0.90 / 0.90 on 5 / 6
         # (README, "gym-hil pick-cube"). HIL-SERL's exact recipe:
         # .training(bc_pretrain_steps=0, bc_weight=0.0).
     },
