@@ -229,12 +229,13 @@ def concat_batches(first: Batch, second: Batch) -> Batch:
 
 def last_rows(batch: Batch, n: int) -> Batch:
     """The batch's last ``n`` rows (``concat_batches`` puts the demonstration rows last)."""
-    return Batch(*(_tail(field, n) for field in batch))
+    return _tail(batch, n)
 
 
 def _tail(x, n: int):
-    """The last n rows of a tensor, a dict of them, or a NamedTuple of them (a frozen camera's
-    ``BackboneFeatures``, which ``prepare_batch`` puts where the images were)."""
+    """The last n rows of a tensor, or of every tensor in a dict or a NamedTuple of them (the
+    ``Batch`` itself, and a frozen camera's ``BackboneFeatures``, which ``prepare_batch`` puts
+    where the images were)."""
     if x is None:
         return None
     if isinstance(x, dict):
