@@ -13,6 +13,7 @@ Hopper-v5 (obs 11, act 3; needs ``mujoco``, else a stand-in env with Hopper's sp
 adds a Discrete(3) gripper to the action (Tuple(Box, Discrete)), which turns on the discrete critic.
 
     python benchmarks/throughput.py --quick                       # 2 cases, (a) and (b)
+    python benchmarks/throughput.py --quick --set critic_value_bins=None  # settings on top, for (a) and (b)
     python benchmarks/throughput.py                               # the full grid, (a) (b) (c)
     python benchmarks/throughput.py --systems floor floor_compiled plugin plugin_compiled  # torch.compile
     python benchmarks/throughput.py --threads-study               # learner / EnvRunner torch threads
@@ -37,10 +38,12 @@ import ray
 import torch
 
 from rllib_sac_hybrid import HybridSACConfig, HybridSACTorchRLModule
+from rllib_sac_hybrid.cli import key_values
 from rllib_sac_hybrid.replay import TensorReplayBuffer
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
 
 WIDTH, BATCH, M = 256, 256, 2
+EXTRA_TRAINING: dict = {}  # --set: HybridSAC settings on top of every case's (floor and plugin)
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 LEARNER_THREADS = CORES  # what HybridSAC's learner takes in a plain driver process left at torch's default threads
 
@@ -127,7 +130,7 @@ def plugin_config(case: Case, torch_compile: bool = False, **training) -> Hybrid
             train_batch_size_per_learner=BATCH,
             num_random_steps=BATCH,
             torch_compile=torch_compile,
-            **training,
+            **{**EXTRA_TRAINING, **training},
         )
         .reporting(**REPORTING)
         .debugging(seed=0)
@@ -437,7 +440,10 @@ def main() -> None:
     parser.add_argument("--flops", action="store_true",
                         help="only the update's FLOP/s against torch.mm's (the floor, no RLlib)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="pendulum, N=2, UTD 1 and 20, box; floor and plugin")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="HybridSAC settings for floor and plugin, e.g. critic_value_bins=None")  # fmt: skip
     args = parser.parse_args()
+    EXTRA_TRAINING.update(key_values("--set", args.set, "critic_value_bins=None"))
     if args.quick:
         args.systems, args.envs, args.critics, args.hybrid = ["floor", "plugin"], ["pendulum"], [2], ["off"]
     ray.init(num_cpus=CORES, include_dashboard=False, log_to_driver=False)

@@ -2,6 +2,7 @@
 
     python benchmarks/vs_sb3.py                                   # Pendulum and pick-and-place, seed 0
     python benchmarks/vs_sb3.py --tasks pendulum --seeds 0 1 2 --hybrid defaults preset:droq
+    python benchmarks/vs_sb3.py --tasks pendulum --no-sb3 --set critic_value_bins=None   # settings on top
 
 Both systems train on the same env in this process, with the same torch threads, until the same
 criterion first holds: the mean of the last 10 finished training episodes reaches the task's
@@ -36,6 +37,7 @@ import torch
 
 import rllib_sac_hybrid.envs as envs
 from rllib_sac_hybrid import HybridSACConfig
+from rllib_sac_hybrid.cli import key_values
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # task: (env id, the windowed metric, its target, env steps at most)
@@ -102,7 +104,8 @@ def run_sb3(task: str, seed: int, threads: int) -> dict:
     return _summary("SB3 SAC", task, seed, criterion.reached, criterion.curve, time.monotonic() - start)
 
 
-def run_hybrid(task: str, settings: str, seed: int, threads: int) -> dict:
+def run_hybrid(task: str, settings: str, seed: int, threads: int, extra: dict | None = None) -> dict:
+    """``extra``: settings on top (``--set``), named in the system's label."""
     env_id, metric, target, max_steps = TASKS[task]
     config = HybridSACConfig().environment(env_id)
     if settings.startswith("preset:"):
@@ -110,7 +113,7 @@ def run_hybrid(task: str, settings: str, seed: int, threads: int) -> dict:
     elif settings != "defaults":
         raise ValueError(f"--hybrid {settings!r} is unknown; allowed: defaults or preset:<name>")
     config = (
-        config.training(learner_torch_threads=threads)
+        config.training(**(extra or {}), learner_torch_threads=threads)
         .env_runners(num_env_runners=0)
         # Checked every 200 env steps (one Pendulum episode); the windowed metrics span iterations.
         .reporting(min_sample_timesteps_per_iteration=200, metrics_num_episodes_for_smoothing=WINDOW)
@@ -135,7 +138,8 @@ def run_hybrid(task: str, settings: str, seed: int, threads: int) -> dict:
                 break
     finally:
         algo.stop()
-    return _summary(f"HybridSAC {settings}", task, seed, reached, curve, time.monotonic() - start)
+    label = " ".join([settings, *(f"{k}={v}" for k, v in (extra or {}).items())])
+    return _summary(f"HybridSAC {label}", task, seed, reached, curve, time.monotonic() - start)
 
 
 def _summary(system: str, task: str, seed: int, reached, curve, seconds: float) -> dict:
@@ -153,8 +157,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--threads", type=int, default=1, help="torch threads of both systems")
     parser.add_argument("--no-sb3", action="store_true", help="HybridSAC only")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="HybridSAC settings on top")
     parser.add_argument("--tag", default="", help="suffix of the CSV (e.g. seeds run side by side)")
     args = parser.parse_args(argv)
+    extra = key_values("--set", args.set, "critic_value_bins=None")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     runs = []
     try:
@@ -162,7 +168,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             for seed in args.seeds:
                 if not args.no_sb3:
                     runs.append(run_sb3(task, seed, args.threads))
-                runs += [run_hybrid(task, settings, seed, args.threads) for settings in args.hybrid]
+                runs += [run_hybrid(task, settings, seed, args.threads, extra) for settings in args.hybrid]
     finally:
         ray.shutdown()
     report(runs, args.threads, args.tag)

@@ -69,6 +69,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "actor_dropout": 0.0,
     "critic_dropout": 0.0,
     "init_final": None,  # None: orthogonal output layers
+    "critic_value_bins": None,  # None: scalar heads, squared TD error; K: categorical heads, two-hot cross-entropy
     "std_min": 1e-5,
     "std_max": 10.0,
     # Camera images (uint8 H x W x C observation keys).
@@ -187,7 +188,10 @@ class HybridSACConfig(AlgorithmConfig):
         encoder_latent_dim, shared_encoder: observation encoder width; share it with the actor.
         actor_hidden_dims, critic_hidden_dims, activation, actor_layer_norm, critic_layer_norm,
         actor_dropout, critic_dropout, init_final: MLP settings; init_final = uniform(+-x) init
-            of the critics' output layer (None = orthogonal).
+            of scalar critics' output layer (None = orthogonal).
+        critic_value_bins: None (Q regressed by squared TD error) or K >= 2: categorical critic
+            heads, each a distribution over K fixed values from -3,000 to 3,000 (symlog-spaced)
+            learned by cross-entropy to the two-hot split of the TD target.
         std_min, std_max: clamp of the actor's standard deviation.
         discrete_action_in_last_dim: read a Box action's last component as a discrete index
             (LeRobot / gym-hil layout). Tuple(Box, Discrete) and Dict(Box, Discrete) need no flag.
@@ -552,6 +556,15 @@ class HybridSACConfig(AlgorithmConfig):
                 raise ValueError(f"{name}={value!r} is invalid; allowed: a number in [0, 1).")
         if self.init_final is not None and (not _real(self.init_final) or not self.init_final > 0):
             raise ValueError(f"init_final={self.init_final!r} is invalid; allowed: None (orthogonal) or a number > 0.")
+        if self.critic_value_bins is not None:
+            _int_at_least("critic_value_bins", self.critic_value_bins, 2, also="or None")
+            if self.init_final is not None:
+                raise ValueError(
+                    f"init_final={self.init_final!r} sets scalar critic heads' output layer, but "
+                    f"critic_value_bins={self.critic_value_bins!r} makes the heads categorical (their output "
+                    "layers start at zero: uniform distributions); allowed: init_final=None, or "
+                    "critic_value_bins=None with init_final."
+                )
         if not (_real(self.std_min) and _real(self.std_max) and 0 < self.std_min < self.std_max):
             raise ValueError(
                 f"std_min={self.std_min!r}, std_max={self.std_max!r} are invalid; allowed: 0 < std_min < std_max."

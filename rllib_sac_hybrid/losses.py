@@ -17,6 +17,7 @@ from typing import NamedTuple, Protocol
 
 import torch
 
+from rllib_sac_hybrid.networks import two_hot
 from rllib_sac_hybrid.replay import Batch, Observation
 
 
@@ -39,6 +40,10 @@ class SACNetworks(Protocol):
     def sample_action(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...  # (B, A), (B,)
 
     def q_values(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor: ...  # (N, B)
+
+    value_support: torch.Tensor | None  # (K,) values of categorical critics' bins; None: scalar heads
+
+    def q_logits(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor: ...  # (N, B, K), categorical only
 
     def target_q_values(self, latent: torch.Tensor, action: torch.Tensor, heads: torch.Tensor | None) -> torch.Tensor:
         """(M, B) from the target heads ``heads`` (None = all N) on a target-encoder latent."""
@@ -74,8 +79,14 @@ def critic_loss(
     The target is y = r + (1 - done) * gamma * q' for a one-step batch; for n-step returns r is
     the discounted sum of up to n rewards and gamma is gamma^k (``bootstrap_discount``).
 
+    Categorical heads (``critic_value_bins``, "Stop Regressing", Farebrother et al. 2024) learn a
+    distribution p_n over fixed values z instead, Q_n = sum_k p_nk z_k, by cross-entropy with y
+    split between its two neighbouring values (two-hot): a rare large y pulls no harder than any
+    other, where its squared error would dominate the gradient.
+
     Returns:
-        loss = sum_n mean_B (Q_n(s, a_c) - y)^2 and diagnostics.
+        loss = sum_n mean_B (Q_n(s, a_c) - y)^2 (categorical: sum_n mean_B -sum_k twohot(y)_k
+        log p_nk) and diagnostics.
     """
     with torch.no_grad():
         next_action, next_log_pi = nets.sample_action(latents.next_actor)
@@ -84,9 +95,15 @@ def critic_loss(
             next_q = next_q - alpha * next_log_pi
         td_target = batch.reward + (1.0 - batch.done) * bootstrap_discount(batch, discount) * next_q  # (B,)
 
-    q = nets.q_values(latents.obs, batch.action)  # (N, B)
+    support = nets.value_support  # None: scalar heads
+    if support is None:
+        q = nets.q_values(latents.obs, batch.action)  # (N, B)
+        loss = (q - td_target).pow(2).mean(dim=1).sum()
+    else:  # categorical heads (critic_value_bins): cross-entropy to the two-hot target, Q their mean
+        logits = nets.q_logits(latents.obs, batch.action)  # (N, B, K)
+        loss = -(two_hot(td_target, support) * logits.log_softmax(dim=-1)).sum(-1).mean(dim=1).sum()
+        q = logits.detach().softmax(dim=-1) @ support
     td_error = q - td_target  # (N, B)
-    loss = td_error.pow(2).mean(dim=1).sum()
     return loss, {"q": q.detach(), "td_error": td_error.detach(), "td_target": td_target}
 
 

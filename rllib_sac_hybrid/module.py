@@ -48,6 +48,7 @@ MODEL_CONFIG_KEYS = (
     "actor_dropout",
     "critic_dropout",
     "init_final",
+    "critic_value_bins",
     "std_min",
     "std_max",
     "temperature_init",
@@ -181,6 +182,7 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
             layer_norm=cfg["critic_layer_norm"],
             dropout=cfg["critic_dropout"],
             init_final=cfg["init_final"],
+            value_bins=cfg["critic_value_bins"],
         )
         # Lagged copies of the encoder and heads, moved only by Polyak averaging.
         self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
@@ -286,6 +288,15 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
     def q_values(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """All N online heads, (N, B)."""
         return self.critic(torch.cat([latent, action], dim=-1))
+
+    def q_logits(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """All N online heads' logits over ``value_support``, (N, B, K) (categorical critics only)."""
+        return self.critic.logits(torch.cat([latent, action], dim=-1))
+
+    @property
+    def value_support(self) -> torch.Tensor | None:
+        """The categorical critics' K values (``critic_value_bins``), or None for scalar heads."""
+        return self.critic.support if self.critic.value_bins else None
 
     def target_q_values(self, latent: torch.Tensor, action: torch.Tensor, heads: torch.Tensor | None) -> torch.Tensor:
         """Only the chosen target heads (M, B) (all N when ``heads`` is None) on a target-encoder latent."""

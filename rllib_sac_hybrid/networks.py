@@ -31,6 +31,28 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 Observation = torch.Tensor | Mapping[str, torch.Tensor]
 
+# A categorical critic's support: symexp of a uniform grid on [-VALUE_SYMLOG_LIMIT, +...] (DreamerV3),
+# dense near 0 and sparse far out, so one support spans returns of any scale up to |Q| ~ 3,000.
+VALUE_SYMLOG_LIMIT = 8.0
+
+
+def symexp(x: torch.Tensor) -> torch.Tensor:
+    """sign(x) (exp|x| - 1), the inverse of symlog(x) = sign(x) log(1 + |x|)."""
+    return torch.sign(x) * torch.expm1(x.abs())
+
+
+def two_hot(values: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
+    """Each value (B,) as probabilities (B, K) on its two neighbouring support points, weighted so
+    that their mean under the support is the value itself (clipped to the support's ends)."""
+    values = values.clamp(support[0], support[-1])
+    upper = torch.searchsorted(support, values.contiguous(), right=True).clamp(1, len(support) - 1)
+    low, high = support[upper - 1], support[upper]
+    weight_high = (values - low) / (high - low)
+    probs = torch.zeros(*values.shape, len(support), dtype=values.dtype, device=values.device)
+    probs.scatter_(-1, (upper - 1).unsqueeze(-1), (1.0 - weight_high).unsqueeze(-1))
+    probs.scatter_add_(-1, upper.unsqueeze(-1), weight_high.unsqueeze(-1))
+    return probs
+
 
 def mlp(
     in_dim: int,
@@ -344,6 +366,8 @@ class CriticEnsemble(nn.Module):
     """N Q-heads ``MLP(hidden) -> Linear(., 1)`` evaluated together.
 
     Output layer: uniform(+-init_final) when ``init_final`` is set, else orthogonal per head.
+    With ``value_bins`` K > 1 each head is categorical instead: ``Linear(., K)`` logits over a
+    fixed symlog-spaced support, Q the mean of that distribution (``logits`` for the loss).
     """
 
     def __init__(
@@ -355,9 +379,11 @@ class CriticEnsemble(nn.Module):
         layer_norm: bool = True,
         dropout: float = 0.0,
         init_final: float | None = None,
+        value_bins: int | None = None,
     ) -> None:
         super().__init__()
         self.num_members = num_members
+        self.value_bins = value_bins
         self.linears = nn.ModuleList()
         self.norms = nn.ModuleList() if layer_norm else None
         for width in hidden_dims:
@@ -367,9 +393,15 @@ class CriticEnsemble(nn.Module):
             in_dim = width
         self.activation = ACTIVATIONS[activation]()
         self.dropout = dropout
-        self.out = EnsembleLinear(num_members, in_dim, 1)
+        self.out = EnsembleLinear(num_members, in_dim, value_bins or 1)
+        if value_bins:
+            grid = torch.linspace(-VALUE_SYMLOG_LIMIT, VALUE_SYMLOG_LIMIT, value_bins)
+            self.register_buffer("support", symexp(grid))
         with torch.no_grad():
-            if init_final is not None:
+            if value_bins:  # a uniform distribution, Q = 0, at the start
+                self.out.weight.zero_()
+                self.out.bias.zero_()
+            elif init_final is not None:
                 nn.init.uniform_(self.out.weight, -init_final, init_final)
                 nn.init.uniform_(self.out.bias, -init_final, init_final)
             else:
@@ -382,6 +414,13 @@ class CriticEnsemble(nn.Module):
 
         Returns: Q (E, B) with E = M or N.
         """
+        out = self.logits(x, members)
+        if not self.value_bins:
+            return out.squeeze(-1)
+        return torch.softmax(out, dim=-1) @ self.support
+
+    def logits(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        """The output layer's values (E, B, K): a categorical head's logits (K = 1: Q itself)."""
         h = x
         for i, linear in enumerate(self.linears):
             h = linear(h, members)
@@ -390,7 +429,7 @@ class CriticEnsemble(nn.Module):
             if self.norms is not None:
                 h = self.norms[i](h, members)
             h = self.activation(h)
-        return self.out(h, members).squeeze(-1)
+        return self.out(h, members)
 
 
 class DiscreteCritic(nn.Module):

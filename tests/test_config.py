@@ -37,6 +37,9 @@ BAD_SETTINGS = [
     ({"grad_clip_norm": 0.0}, "grad_clip_norm", "> 0"),
     ({"actor_dropout": 1.0}, "actor_dropout", "[0, 1)"),
     ({"init_final": -0.1}, "init_final", "> 0"),
+    ({"critic_value_bins": 1}, "critic_value_bins", ">= 2 or None"),
+    ({"critic_value_bins": 51.0}, "critic_value_bins", ">= 2 or None"),
+    ({"critic_value_bins": 51, "init_final": 0.003}, "init_final", "critic_value_bins=None with init_final"),
     ({"std_min": 1.0, "std_max": 0.5}, "std_min", "std_min < std_max"),
     ({"replay_capacity": 0}, "replay_capacity", ">= 1"),
     ({"num_random_steps": -1}, "num_random_steps", ">= 0"),
@@ -175,6 +178,7 @@ def test_every_setting_has_a_training_setter():
         "actor_dropout": 0.1,
         "critic_dropout": 0.01,
         "init_final": 0.003,
+        "critic_value_bins": None,  # init_final is for scalar heads
         "std_min": 1e-4,
         "std_max": 5.0,
         "replay_capacity": 5000,

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from rllib_sac_hybrid import losses
+from rllib_sac_hybrid.networks import two_hot
 from rllib_sac_hybrid.replay import Batch
 from tests.conftest import make_module
 
@@ -76,7 +77,7 @@ def perturb(module):
 @pytest.mark.parametrize("use_backup_entropy", [True, False])
 def test_critic_loss_matches_hand_computation(heads, use_backup_entropy):
     torch.manual_seed(0)
-    module = make_module(num_critics=3)
+    module = make_module(num_critics=3, critic_value_bins=None)  # scalar heads (categorical: below)
     perturb(module)
     batch, alpha, gamma = fixed_batch(), torch.tensor(0.3), 0.9
     target_heads = None if heads is None else torch.tensor(heads)
@@ -102,10 +103,76 @@ def test_critic_loss_matches_hand_computation(heads, use_backup_entropy):
     torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-5)
 
 
+def categorical_head_by_hand(critic, n, x):
+    """Head n's logits (B, K): the scalar head's layers with a K-wide output."""
+    (linear,), (norm,), out = critic.linears, critic.norms, critic.out
+    h = layer_norm(x @ linear.weight[n] + linear.bias[n, 0], norm.weight[n, 0], norm.bias[n, 0])
+    return (h * torch.sigmoid(h)) @ out.weight[n] + out.bias[n, 0]
+
+
+def test_two_hot_splits_a_value_between_its_neighbours():
+    support = torch.tensor([-4.0, -1.0, 0.0, 0.5, 2.0, 10.0])
+    values = torch.tensor([-9.0, -4.0, -2.5, 0.0, 0.2, 1.25, 9.0, 10.0, 30.0])
+    probs = two_hot(values, support)
+    expected = torch.zeros(len(values), len(support))
+    for row, value in enumerate(values.clamp(-4.0, 10.0).tolist()):
+        for k in range(len(support) - 1):
+            low, high = support[k].item(), support[k + 1].item()
+            if low <= value <= high:
+                expected[row, k], expected[row, k + 1] = (high - value) / (high - low), (value - low) / (high - low)
+                break
+    torch.testing.assert_close(probs, expected)
+    torch.testing.assert_close(probs @ support, values.clamp(-4.0, 10.0))  # unbiased inside the support
+
+
+def test_categorical_critic_loss_matches_hand_computation():
+    """critic_value_bins: cross-entropy of every head against the two-hot split of one target
+    built from the target heads' means, and Q the mean of each head's distribution."""
+    torch.manual_seed(0)
+    module = make_module(num_critics=3, critic_value_bins=7)
+    with torch.no_grad():  # the output layers start at zero (uniform distributions): move them
+        for critic in (module.critic, module.target_critic):
+            critic.out.weight.normal_()
+            critic.out.bias.normal_()
+    perturb(module)
+    batch, alpha, gamma, heads = fixed_batch(), torch.tensor(0.3), 0.9, [2, 0]
+    support = module.value_support
+
+    torch.manual_seed(7)
+    loss, info = losses.critic_loss(module, batch, module.encode_batch(batch), alpha, gamma, torch.tensor(heads), True)
+
+    torch.manual_seed(7)
+    eps = torch.randn(B, ACT)
+    with torch.no_grad():
+        next_action, next_log_pi = actor_by_hand(module.actor, encoder_by_hand(module.encoder, batch.next_obs), eps)
+        target_x = torch.cat([encoder_by_hand(module.target_encoder, batch.next_obs), next_action], -1)
+        means = [F.softmax(categorical_head_by_hand(module.target_critic, n, target_x), -1) @ support for n in heads]
+        y = batch.reward + (1 - batch.done) * gamma * (torch.stack(means).min(0).values - 0.3 * next_log_pi)
+        x = torch.cat([encoder_by_hand(module.encoder, batch.obs), batch.action], -1)
+        logits = [categorical_head_by_hand(module.critic, n, x) for n in range(3)]
+        target_probs = two_hot(y, support)
+        expected = sum(-(target_probs * F.log_softmax(lg, -1)).sum(-1).mean() for lg in logits)
+        expected_q = torch.stack([F.softmax(lg, -1) @ support for lg in logits])
+
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(info["q"], expected_q, rtol=1e-5, atol=1e-5)
+    q_values = module.q_values(module.encode(batch.obs), batch.action)
+    torch.testing.assert_close(q_values, expected_q, rtol=1e-5, atol=1e-5)
+
+
+def test_categorical_critic_support_spans_small_and_large_values():
+    """The fixed support is fine near 0 (shaping of hundredths) and reaches thousands."""
+    support = make_module(critic_value_bins=101).value_support
+    assert support[0] == -support[-1] and support[-1] > 1000
+    assert torch.all(support[1:] > support[:-1])
+    assert (support[51] - support[50]) < 0.2  # the bin above 0
+
+
 def test_critic_loss_subset_changes_target():
     """With distinct target heads, different subsets must give different losses."""
     torch.manual_seed(0)
-    module = make_module(num_critics=3)
+    # Scalar heads: categorical ones start uniform, and against a uniform prediction any target has the same loss.
+    module = make_module(num_critics=3, critic_value_bins=None)
     perturb(module)
     values = set()
     for heads in ([0], [1], [2]):
@@ -118,10 +185,14 @@ def test_critic_loss_subset_changes_target():
     assert len(values) == 3
 
 
+@pytest.mark.parametrize("value_bins", [None, 7])
 @pytest.mark.parametrize("reduction", ["min", "mean"])
-def test_actor_loss_matches_hand_computation(reduction):
+def test_actor_loss_matches_hand_computation(reduction, value_bins):
     torch.manual_seed(0)
-    module = make_module(num_critics=3)
+    module = make_module(num_critics=3, critic_value_bins=value_bins)
+    if value_bins:
+        with torch.no_grad():  # away from the uniform start, where every Q is 0
+            module.critic.out.weight.normal_()
     obs, alpha = fixed_batch().obs, torch.tensor(0.7)
 
     torch.manual_seed(11)
@@ -132,7 +203,11 @@ def test_actor_loss_matches_hand_computation(reduction):
     latent = encoder_by_hand(module.encoder, obs)
     action, expected_log_pi = actor_by_hand(module.actor, latent, eps)
     x = torch.cat([latent, action], -1)
-    q = torch.stack([q_head_by_hand(module.critic, n, x) for n in range(3)])
+    if value_bins:  # each head's Q is the mean of its distribution over the support
+        probs = [F.softmax(categorical_head_by_hand(module.critic, n, x), -1) for n in range(3)]
+        q = torch.stack([p @ module.value_support for p in probs])
+    else:
+        q = torch.stack([q_head_by_hand(module.critic, n, x) for n in range(3)])
     q_pi = q.min(0).values if reduction == "min" else q.mean(0)
     expected = (0.7 * expected_log_pi - q_pi).mean()
 

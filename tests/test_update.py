@@ -203,6 +203,9 @@ def test_critic_step_moves_critic_and_encoder_not_actor():
     module = updater.module
     actor_before = [p.detach().clone() for p in module.actor.parameters()]
     enc_before = [p.detach().clone() for p in module.encoder.parameters()]
+    # Two steps: the categorical heads' output layers start at zero, so the first step's gradient
+    # reaches only them; the second reaches the layers below and the encoder.
+    updater.critic_step(batch())
     metrics = updater.critic_step(batch())
     for a, b in zip(actor_before, module.actor.parameters()):
         assert torch.equal(a, b)
@@ -287,7 +290,7 @@ def test_bc_weight_pulls_the_actor_towards_the_demonstrated_actions():
 
 def test_q_filter_keeps_only_rows_whose_demonstrated_action_the_critics_value_higher():
     """bc_q_filter: each row's error counts where min_n Q_n(s, a_demo) > min_n Q_n(s, greedy), else 0."""
-    module = make_updater().module
+    module = make_updater(critic_value_bins=None).module  # categorical heads start uniform: Q = 0 for all
     rows = batch(64)
     plain = losses.demonstrated_action_error(module, rows.obs, rows.action)
     filtered = losses.demonstrated_action_error(module, rows.obs, rows.action, q_filter=True)
