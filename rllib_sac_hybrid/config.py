@@ -69,7 +69,11 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "actor_dropout": 0.0,
     "critic_dropout": 0.0,
     "init_final": None,  # None: orthogonal output layers
-    "critic_value_bins": None,  # None: scalar heads, squared TD error; K: categorical heads, two-hot cross-entropy
+    # Categorical critic heads (101 values, two-hot cross-entropy) instead of squared TD error: the
+    # pick-and-place reached 80% training success at 5,000 / 6,000 / 7,000 env steps on seeds 0-2
+    # against 9,000 / 12,000 / 13,000, GraspCarry's best training success 0.13-0.17 against 0, gym-hil
+    # with demos as before; Pendulum took 1.3x the env steps (README, "Categorical critics").
+    "critic_value_bins": 101,  # None: scalar heads, squared TD error; K: categorical heads, two-hot cross-entropy
     "std_min": 1e-5,
     "std_max": 10.0,
     # Camera images (uint8 H x W x C observation keys).

@@ -35,6 +35,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "critic_hidden_dims": (256, 256),  # launcher.py: hidden_dims=[256, 256] (all three networks)
         "actor_hidden_dims": (256, 256),
         "discrete_critic_hidden_dims": (256, 256),
+        "critic_value_bins": None,  # sac_hybrid_single.py critic_loss_fn: squared TD error (MSE) on scalar Qs
         "std_max": 5.0,  # launcher.py: std_max=5 (std_min=1e-5, as here)
         # config.py: cta_ratio = 2; train_rlpd.py runs cta_ratio - 1 critic-only steps, then one
         # step of critic, grasp critic, actor and temperature: two critic steps per actor step.
@@ -96,6 +97,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "critic_hidden_dims": (256, 256),
         "actor_hidden_dims": (256, 256),
         "use_backup_entropy": True,
+        "critic_value_bins": None,  # redq_sac.py: q_loss_all = self.mse_criterion(...), scalar Q-networks
     },
     # DroQ (Hiraoka et al. 2022, "Dropout Q-Functions for Doubly Efficient RL"): Algorithm 2 and
     # its hyperparameters, as sbx's and sheeprl's DroQ implementations default them.
@@ -113,6 +115,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train_batch_size_per_learner": 256,
         "critic_hidden_dims": (256, 256),
         "actor_hidden_dims": (256, 256),
+        "critic_value_bins": None,  # scalar Q-functions regressed by squared TD error, as in SAC and REDQ
     },
 }
 
