@@ -131,6 +131,10 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     # steps per env step received (HIL-SERL's learner is free-running); None: exactly utd_ratio.
     "utd_ratio_max": None,
 }
+# Settings whose default changed after checkpoints were being written, with the value the versions
+# before them ran with: a checkpoint saved then lacks the key, and restores with that value
+# (HybridSACConfig.from_state), so its networks keep their shapes.
+DEFAULTS_BEFORE_THE_SETTING: dict[str, Any] = {"critic_value_bins": None}
 NON_FINITE_MODES = ("raise", "drop")
 REWARD_SCALINGS = ("return_std", None)
 DISCRETE_EXPLORATIONS = ("epsilon", "boltzmann")
@@ -370,6 +374,14 @@ class HybridSACConfig(AlgorithmConfig):
             value = custom_resources_by_env_runner
             self.custom_resources_by_env_runner = list(value) if isinstance(value, tuple) else value
         return self
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> HybridSACConfig:
+        """RLlib's restore path (``Algorithm.from_checkpoint``): a config saved by an older version
+        gets, for each setting it predates, the value that version ran with (an older checkpoint's
+        critics are scalar heads), not today's default."""
+        predated = {k: v for k, v in DEFAULTS_BEFORE_THE_SETTING.items() if k not in state}
+        return super().from_state({**state, **predated})
 
     def preset(self, name: str) -> HybridSACConfig:
         """Applies the named settings of a known recipe (``presets.PRESETS``: "hil-serl", "redq",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import textwrap
 import gymnasium as gym
 import numpy as np
 import pytest
+from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.core import DEFAULT_MODULE_ID
 
 from rllib_sac_hybrid import HybridSACConfig
@@ -218,3 +220,26 @@ def test_restored_optimizers_take_the_learning_rates_of_the_new_config(ray_sessi
         )
     finally:
         algo.stop()
+
+
+def test_checkpoint_of_a_version_before_categorical_critics_restores_with_scalar_heads(ray_session, tmp_path):
+    """A checkpoint written before ``critic_value_bins`` existed (its config lacks the key) ran
+    scalar heads: it restores with them, not with today's default, and trains on."""
+    algo = resume_config(critic_value_bins=None).build_algo()
+    try:
+        algo.train()
+        algo.save_to_path(str(tmp_path))
+    finally:
+        algo.stop()
+    ctor_file = tmp_path / "class_and_ctor_args.pkl"  # what an older version wrote: no such key
+    saved = pickle.loads(ctor_file.read_bytes())
+    del saved["ctor_args_and_kwargs"][0][0]["critic_value_bins"]
+    ctor_file.write_bytes(pickle.dumps(saved))
+
+    algo = Algorithm.from_checkpoint(str(tmp_path))
+    try:
+        assert algo.config.critic_value_bins is None
+        assert algo.train()["num_env_steps_sampled_lifetime"] > 90
+    finally:
+        algo.stop()
+    assert HybridSACConfig.from_state(HybridSACConfig().get_state()).critic_value_bins == 101  # a new one keeps it
