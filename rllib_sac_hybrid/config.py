@@ -69,11 +69,9 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "actor_dropout": 0.0,
     "critic_dropout": 0.0,
     "init_final": None,  # None: orthogonal output layers
-    # Categorical critic heads (101 values, two-hot cross-entropy) instead of squared TD error: the
-    # pick-and-place reached 80% training success at 5,000 / 6,000 / 7,000 env steps on seeds 0-2
-    # against 9,000 / 12,000 / 13,000, GraspCarry's best training success 0.13-0.17 against 0, gym-hil
-    # with demos as before; Pendulum took 1.3x the env steps (README, "Categorical critics").
-    "critic_value_bins": 101,  # None: scalar heads, squared TD error; K: categorical heads, two-hot cross-entropy
+    # None: scalar heads, squared TD error; K: categorical heads over K values, two-hot cross-entropy;
+    # "auto": 101 for vector observations, None with camera images (module.AUTO_CRITIC_VALUE_BINS).
+    "critic_value_bins": "auto",
     "std_min": 1e-5,
     "std_max": 10.0,
     # Camera images (uint8 H x W x C observation keys).
@@ -199,7 +197,8 @@ class HybridSACConfig(AlgorithmConfig):
             of scalar critics' output layer (None = orthogonal).
         critic_value_bins: None (Q regressed by squared TD error) or K >= 2: categorical critic
             heads, each a distribution over K fixed values from -3,000 to 3,000 (symlog-spaced)
-            learned by cross-entropy to the two-hot split of the TD target.
+            learned by cross-entropy to the two-hot split of the TD target; "auto": 101 for
+            vector observations, None with camera images.
         std_min, std_max: clamp of the actor's standard deviation.
         discrete_action_in_last_dim: read a Box action's last component as a discrete index
             (LeRobot / gym-hil layout). Tuple(Box, Discrete) and Dict(Box, Discrete) need no flag.
@@ -573,12 +572,14 @@ class HybridSACConfig(AlgorithmConfig):
         if self.init_final is not None and (not _real(self.init_final) or not self.init_final > 0):
             raise ValueError(f"init_final={self.init_final!r} is invalid; allowed: None (orthogonal) or a number > 0.")
         if self.critic_value_bins is not None:
-            _int_at_least("critic_value_bins", self.critic_value_bins, 2, also="or None")
+            if self.critic_value_bins != "auto":
+                _int_at_least("critic_value_bins", self.critic_value_bins, 2, also='or None or "auto"')
             if self.init_final is not None:
                 raise ValueError(
                     f"init_final={self.init_final!r} sets scalar critic heads' output layer, but "
                     f"critic_value_bins={self.critic_value_bins!r} makes the heads categorical (their output "
-                    "layers start at zero: uniform distributions); allowed: init_final=None, or "
+                    'layers start at zero: uniform distributions; "auto" does so without camera images); '
+                    "allowed: init_final=None, or "
                     "critic_value_bins=None with init_final."
                 )
         if not (_real(self.std_min) and _real(self.std_max) and 0 < self.std_min < self.std_max):

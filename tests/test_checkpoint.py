@@ -242,4 +242,4 @@ def test_checkpoint_of_a_version_before_categorical_critics_restores_with_scalar
         assert algo.train()["num_env_steps_sampled_lifetime"] > 90
     finally:
         algo.stop()
-    assert HybridSACConfig.from_state(HybridSACConfig().get_state()).critic_value_bins == 101  # a new one keeps it
+    assert HybridSACConfig.from_state(HybridSACConfig().get_state()).critic_value_bins == "auto"  # a new one keeps it

@@ -289,3 +289,14 @@ def test_a_few_training_iterations_on_the_pixel_task(ray_session, frozen):
 def test_a_replay_that_cannot_fit_in_memory_fails_before_allocating():
     with pytest.raises(ValueError, match=r"replay_capacity=1000000000 needs .* GiB .* allowed: replay_capacity <="):
         TensorReplayBuffer(10**9, TWO_CAMERAS, ActionLayout.from_space(ACTIONS))
+
+
+@pytest.mark.parametrize("setting, with_cameras, bins", [("auto", False, 101), ("auto", True, None), (21, True, 21)])
+def test_critic_value_bins_auto_is_categorical_without_cameras_and_scalar_with_them(setting, with_cameras, bins):
+    """'auto' gives 101-value categorical heads to vector observations and scalar heads when a
+    camera is observed (they learned the pixel task later); a number is taken as it is."""
+    space = TWO_CAMERAS if with_cameras else gym.spaces.Box(-1.0, 1.0, (5,), np.float32)
+    module = make_module(space, ACTIONS, critic_value_bins=setting)
+    assert module.critic.value_bins == bins
+    assert (module.value_support is None) == (bins is None)
+    assert module.critic.out.weight.shape[-1] == (bins or 1)
