@@ -70,7 +70,8 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "critic_dropout": 0.0,
     "init_final": None,  # None: orthogonal output layers
     # None: scalar heads, squared TD error; K: categorical heads over K values, two-hot cross-entropy;
-    # "auto": 101 for vector observations, None with camera images (module.AUTO_CRITIC_VALUE_BINS).
+    # "auto": 101 with a discrete critic (hybrid actions) and vector observations, else None
+    # (module.AUTO_CRITIC_VALUE_BINS).
     "critic_value_bins": "auto",
     "std_min": 1e-5,
     "std_max": 10.0,
@@ -197,8 +198,9 @@ class HybridSACConfig(AlgorithmConfig):
             of scalar critics' output layer (None = orthogonal).
         critic_value_bins: None (Q regressed by squared TD error) or K >= 2: categorical critic
             heads, each a distribution over K fixed values from -3,000 to 3,000 (symlog-spaced)
-            learned by cross-entropy to the two-hot split of the TD target; "auto": 101 for
-            vector observations, None with camera images.
+            learned by cross-entropy to the two-hot split of the TD target; "auto": 101 with a
+            discrete critic (hybrid actions) and vector observations, else None (and None when
+            ``init_final`` is set: that asks for scalar heads).
         std_min, std_max: clamp of the actor's standard deviation.
         discrete_action_in_last_dim: read a Box action's last component as a discrete index
             (LeRobot / gym-hil layout). Tuple(Box, Discrete) and Dict(Box, Discrete) need no flag.
@@ -574,12 +576,11 @@ class HybridSACConfig(AlgorithmConfig):
         if self.critic_value_bins is not None:
             if self.critic_value_bins != "auto":
                 _int_at_least("critic_value_bins", self.critic_value_bins, 2, also='or None or "auto"')
-            if self.init_final is not None:
+            if self.init_final is not None and self.critic_value_bins != "auto":
                 raise ValueError(
                     f"init_final={self.init_final!r} sets scalar critic heads' output layer, but "
                     f"critic_value_bins={self.critic_value_bins!r} makes the heads categorical (their output "
-                    'layers start at zero: uniform distributions; "auto" does so without camera images); '
-                    "allowed: init_final=None, or "
+                    "layers start at zero: uniform distributions); allowed: init_final=None, or "
                     "critic_value_bins=None with init_final."
                 )
         if not (_real(self.std_min) and _real(self.std_max) and 0 < self.std_min < self.std_max):

@@ -36,21 +36,26 @@ from rllib_sac_hybrid.observation_normalization import ObservationNormalizer
 from rllib_sac_hybrid.spaces import ActionLayout, flatten_observation, image_shapes, observation_dims
 
 # Keys of `model_config` the module reads; their defaults live on HybridSACConfig only.
-# critic_value_bins "auto": categorical heads (101 values) for vector observations. Against scalar
-# heads they learned the pick-and-place in about half the env steps (80% training success at 5,000 /
-# 6,000 / 7,000 on seeds 0-2, against 9,000 / 12,000 / 13,000), GraspCarry's exploring policy to
-# 0.13-0.17 success (0 before), gym-hil with demonstrations as before; Pendulum took 1.3x the env
-# steps. With camera images they learned later (the 16x16 pixel task with 20 demonstrations: greedy
-# 0.00 against 0.28 at 3,000 env steps, 0.34 / 0.56 against 0.50 / 0.74 at 5,000 / 10,000), so
-# "auto" keeps scalar heads there. README, "Categorical critics".
+# critic_value_bins "auto": categorical heads (101 values) where a discrete critic picks part of the
+# action (a gripper) and the observations are vectors. The arm critics do not see that choice, so
+# their targets jump with it (a grasp, a release at the goal): the rare large targets that squared
+# error lets dominate. Against scalar heads, categorical ones learned the hybrid pick-and-place in
+# about half the env steps (80% training success at 5,000 / 6,000 / 7,000 on seeds 0-2, against
+# 9,000 / 12,000 / 13,000), took GraspCarry's exploring policy to 0.13-0.17 success (0 before) and
+# left gym-hil with demonstrations as it was. Elsewhere they were slower: Pendulum (a Box action)
+# took 1.3x the env steps to -200 (seeds 0-3), and with camera images the 16x16 pixel task learned
+# later (greedy 0.00 against 0.28 at 3,000 env steps). README, "Categorical critics".
 AUTO_CRITIC_VALUE_BINS = 101
 
 
-def resolved_critic_value_bins(setting: int | str | None, has_images: bool) -> int | None:
-    """``critic_value_bins``, or for "auto" 101 (categorical heads) without camera images and
-    None (scalar heads) with them."""
+def resolved_critic_value_bins(
+    setting: int | str | None, has_discrete_critic: bool, has_images: bool, init_final: float | None = None
+) -> int | None:
+    """``critic_value_bins``, or for "auto" 101 (categorical heads) with a discrete critic and
+    vector observations, else None (scalar heads; also when ``init_final``, a scalar head's
+    setting, is given)."""
     if setting == "auto":
-        return None if has_images else AUTO_CRITIC_VALUE_BINS
+        return AUTO_CRITIC_VALUE_BINS if has_discrete_critic and not has_images and init_final is None else None
     return setting
 
 
@@ -200,7 +205,9 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
             layer_norm=cfg["critic_layer_norm"],
             dropout=cfg["critic_dropout"],
             init_final=cfg["init_final"],
-            value_bins=resolved_critic_value_bins(cfg["critic_value_bins"], has_images=bool(images)),
+            value_bins=resolved_critic_value_bins(
+                cfg["critic_value_bins"], self.has_discrete_critic, bool(images), cfg["init_final"]
+            ),
         )
         # Lagged copies of the encoder and heads, moved only by Polyak averaging.
         self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)

@@ -291,12 +291,28 @@ def test_a_replay_that_cannot_fit_in_memory_fails_before_allocating():
         TensorReplayBuffer(10**9, TWO_CAMERAS, ActionLayout.from_space(ACTIONS))
 
 
-@pytest.mark.parametrize("setting, with_cameras, bins", [("auto", False, 101), ("auto", True, None), (21, True, 21)])
-def test_critic_value_bins_auto_is_categorical_without_cameras_and_scalar_with_them(setting, with_cameras, bins):
-    """'auto' gives 101-value categorical heads to vector observations and scalar heads when a
-    camera is observed (they learned the pixel task later); a number is taken as it is."""
+HYBRID = gym.spaces.Tuple((gym.spaces.Box(-1.0, 1.0, (2,), np.float32), gym.spaces.Discrete(3)))
+
+
+@pytest.mark.parametrize(
+    "setting, actions, training, with_cameras, bins",
+    [
+        ("auto", HYBRID, {}, False, 101),  # a gripper's choice the arm critics do not see
+        ("auto", HYBRID, {}, True, None),  # camera images
+        ("auto", ACTIONS, {}, False, None),  # a Box action: the critics see all of it
+        ("auto", HYBRID, {"fixed_discrete_action": 1}, False, None),  # no discrete critic, no hidden choice
+        ("auto", HYBRID, {"init_final": 0.003}, False, None),  # a scalar head's setting asks for scalar heads
+        (21, ACTIONS, {}, True, 21),  # a number is taken as it is
+        (None, HYBRID, {}, False, None),
+    ],
+)
+def test_critic_value_bins_auto_is_categorical_for_hybrid_actions_from_vectors(
+    setting, actions, training, with_cameras, bins
+):
+    """'auto' gives 101-value categorical heads where a discrete critic picks part of the action
+    and the observations are vectors, scalar heads elsewhere (README, "Categorical critics")."""
     space = TWO_CAMERAS if with_cameras else gym.spaces.Box(-1.0, 1.0, (5,), np.float32)
-    module = make_module(space, ACTIONS, critic_value_bins=setting)
+    module = make_module(space, actions, critic_value_bins=setting, **training)
     assert module.critic.value_bins == bins
     assert (module.value_support is None) == (bins is None)
     assert module.critic.out.weight.shape[-1] == (bins or 1)
