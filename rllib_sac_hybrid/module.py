@@ -35,7 +35,6 @@ from rllib_sac_hybrid.networks import (
 from rllib_sac_hybrid.observation_normalization import ObservationNormalizer
 from rllib_sac_hybrid.spaces import ActionLayout, flatten_observation, image_shapes, observation_dims
 
-# Keys of `model_config` the module reads; their defaults live on HybridSACConfig only.
 # critic_value_bins "auto": categorical heads (101 values) where a discrete critic picks part of the
 # action (a gripper) and the observations are vectors. The arm critics do not see that choice, so
 # their targets jump with it (a grasp, a release at the goal): the rare large targets that squared
@@ -59,6 +58,7 @@ def resolved_critic_value_bins(
     return setting
 
 
+# Keys of `model_config` the module reads; their defaults live on HybridSACConfig only.
 MODEL_CONFIG_KEYS = (
     "num_critics",
     "encoder_latent_dim",
