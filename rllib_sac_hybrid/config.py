@@ -573,10 +573,9 @@ class HybridSACConfig(AlgorithmConfig):
                 raise ValueError(f"{name}={value!r} is invalid; allowed: a number in [0, 1).")
         if self.init_final is not None and (not _real(self.init_final) or not self.init_final > 0):
             raise ValueError(f"init_final={self.init_final!r} is invalid; allowed: None (orthogonal) or a number > 0.")
-        if self.critic_value_bins is not None:
-            if self.critic_value_bins != "auto":
-                _int_at_least("critic_value_bins", self.critic_value_bins, 2, also='or None or "auto"')
-            if self.init_final is not None and self.critic_value_bins != "auto":
+        if self.critic_value_bins not in (None, "auto"):
+            _int_at_least("critic_value_bins", self.critic_value_bins, 2, also='or None or "auto"')
+            if self.init_final is not None:
                 raise ValueError(
                     f"init_final={self.init_final!r} sets scalar critic heads' output layer, but "
                     f"critic_value_bins={self.critic_value_bins!r} makes the heads categorical (their output "

@@ -100,9 +100,9 @@ def critic_loss(
         q = nets.q_values(latents.obs, batch.action)  # (N, B)
         loss = (q - td_target).pow(2).mean(dim=1).sum()
     else:  # categorical heads (critic_value_bins): cross-entropy to the two-hot target, Q their mean
-        logits = nets.q_logits(latents.obs, batch.action)  # (N, B, K)
-        loss = -(two_hot(td_target, support) * logits.log_softmax(dim=-1)).sum(-1).mean(dim=1).sum()
-        q = logits.detach().softmax(dim=-1) @ support
+        log_probs = nets.q_logits(latents.obs, batch.action).log_softmax(dim=-1)  # (N, B, K)
+        loss = -(two_hot(td_target, support) * log_probs).sum(-1).mean(dim=1).sum()
+        q = log_probs.detach().exp() @ support
     td_error = q - td_target  # (N, B)
     return loss, {"q": q.detach(), "td_error": td_error.detach(), "td_target": td_target}
 
