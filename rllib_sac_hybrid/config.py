@@ -87,6 +87,9 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "fixed_discrete_action": None,  # an index: no discrete critic, always this choice
     "discrete_critic_hidden_dims": (64, 64),
     "discrete_critic_lr": 3e-4,
+    # Advantage learning (Bellemare et al. 2016) in the discrete critic's target. Off: on GraspCarry from
+    # scratch 0.5 helped one seed of three and hurt another (README, "Advantage learning for the gripper").
+    "discrete_advantage_learning": 0.0,
     "discrete_penalty_key": "discrete_penalty",
     "grasp_penalty": None,  # None: the env's info[discrete_penalty_key]; a number: that on every gripper flip
     "discrete_exploration": "epsilon",  # or "boltzmann": sample softmax(Q_d / alpha) while exploring
@@ -206,6 +209,11 @@ class HybridSACConfig(AlgorithmConfig):
             (LeRobot / gym-hil layout). Tuple(Box, Discrete) and Dict(Box, Discrete) need no flag.
         fixed_discrete_action: an index that replaces the discrete critic (always this choice).
         discrete_critic_hidden_dims, discrete_critic_lr: the discrete critic's MLP and Adam lr.
+        discrete_advantage_learning: beta in [0, 1) (0: plain double DQN): the discrete critic's
+            target of a choice below its best in s is lowered by beta times the shortfall,
+            max_k Q_d(s)_k - Q_d(s)[a_d] (advantage learning, Bellemare et al. 2016). The best
+            choice keeps its value; the others settle 1 / (1 - beta) times further below it, so
+            the greedy argmax holds where acting now and one step later differ by (1 - gamma) V.
         discrete_penalty_key: info key of the penalty added to the discrete critic's reward.
         reward_scaling: None: rewards as the env gives them; "return_std": every sampled batch's
             rewards (and discrete penalties) divided by the running std of the discounted
@@ -518,6 +526,11 @@ class HybridSACConfig(AlgorithmConfig):
             raise ValueError(
                 f"grasp_penalty={self.grasp_penalty!r} is invalid; allowed: None (the env's own penalty) or a finite "
                 "number, e.g. -0.05."
+            )
+        beta = self.discrete_advantage_learning
+        if not _real(beta) or not 0.0 <= beta < 1.0:
+            raise ValueError(
+                f"discrete_advantage_learning={beta!r} is invalid; allowed: a number in [0, 1) (0: plain double DQN)."
             )
         for name in ("actor_lr", "critic_lr", "temperature_lr", "discrete_critic_lr"):
             value = getattr(self, name)

@@ -112,6 +112,7 @@ class HybridSACTorchLearner(TorchLearner):
             num_critics=config.num_critics,
             num_subsample_critics=config.num_subsample_critics,
             use_backup_entropy=config.use_backup_entropy,
+            discrete_advantage_learning=config.discrete_advantage_learning,
             actor_q_reduction=config.actor_q_reduction,
             grad_clip_norm=config.grad_clip_norm,
             bc_weight=config.resolved_bc_weight(),

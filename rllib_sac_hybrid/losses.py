@@ -112,11 +112,19 @@ def discrete_critic_loss(
     batch: Batch,
     latents: Latents,
     discount: float,
+    advantage_learning: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Double-DQN loss of the discrete critic; the env's discrete penalty joins its reward.
 
     The next action is the online critic's argmax, its value the target critic's:
     y_d = (r + penalty) + (1 - done) * gamma * Q_targ(s')[argmax_k Q(s')_k].
+
+    With ``advantage_learning`` beta > 0 (Bellemare et al. 2016, "Increasing the Action Gap"),
+    the target of a choice below the critic's best in s is lowered by beta times its shortfall,
+    y_d - beta * (max_k Q(s)_k - Q(s)[a_d]), with Q(s) detached. The best choice keeps its value
+    and the others settle 1 / (1 - beta) times further below it, so the greedy argmax no longer
+    flips on small errors where "act now" and "act next step" differ only by (1 - gamma) V (open
+    at the goal, grasp at the object); the greedy choice of the fixed point is unchanged.
 
     Returns:
         loss = mean_B (Q(s)[a_d] - y_d)^2 and diagnostics.
@@ -129,6 +137,9 @@ def discrete_critic_loss(
 
     q_all = nets.discrete_q_values(latents.obs)  # (B, K)
     q = q_all.gather(-1, batch.discrete_action.unsqueeze(-1)).squeeze(-1)  # (B,)
+    if advantage_learning:
+        shortfall = q_all.detach().max(dim=-1).values - q.detach()  # (B,) >= 0
+        td_target = td_target - advantage_learning * shortfall
     loss = (q - td_target).pow(2).mean()
     return loss, {"q": q.detach(), "td_target": td_target}
 

@@ -41,6 +41,7 @@ class UpdateSettings:
     grad_clip_norm: float | None
     target_entropy: float
     critic_actor_ratio: int | None = None
+    discrete_advantage_learning: float = 0.0
     bc_weight: float = 0.0
     bc_q_filter: bool = False
     torch_compile: bool = False
@@ -235,7 +236,9 @@ class SACUpdater:
             "td_target_mean": info["td_target"].mean(),
         }
         if self.module.has_discrete_critic:
-            discrete_loss, discrete_info = losses.discrete_critic_loss(self.module, batch, latents, s.discount)
+            discrete_loss, discrete_info = losses.discrete_critic_loss(
+                self.module, batch, latents, s.discount, s.discrete_advantage_learning
+            )
             loss = loss + discrete_loss
             metrics["discrete_critic_loss"] = discrete_loss.detach()
             metrics["discrete_q_mean"] = discrete_info["q"].mean()

@@ -121,14 +121,14 @@ def hybrid_batch(b=6, penalty=True):
     )
 
 
-@pytest.mark.parametrize("penalty", [True, False])
-def test_discrete_loss_matches_hand_computation(penalty):
+@pytest.mark.parametrize("penalty, beta", [(True, 0.0), (False, 0.0), (True, 0.5)])
+def test_discrete_loss_matches_hand_computation(penalty, beta):
     module = hybrid_module()
     with torch.no_grad():  # make online and target differ
         for p in module.target_discrete_critic.parameters():
             p.add_(0.3 * torch.randn_like(p))
     batch, gamma = hybrid_batch(penalty=penalty), 0.9
-    loss, _ = losses.discrete_critic_loss(module, batch, module.encode_batch(batch), gamma)
+    loss, _ = losses.discrete_critic_loss(module, batch, module.encode_batch(batch), gamma, advantage_learning=beta)
 
     def q(net, encoder, obs):  # (B, K) written out layer by layer
         linear, norm, _ = encoder.projections[0]
@@ -148,9 +148,41 @@ def test_discrete_loss_matches_hand_computation(penalty):
             best = int(online_next[i].argmax())
             pen = float(batch.discrete_penalty[i]) if penalty else 0.0
             y = float(batch.reward[i]) + pen + (1 - float(batch.done[i])) * gamma * float(target_next[i, best])
-            q_sa = float(q(module.discrete_critic, module.encoder, batch.obs)[i, batch.discrete_action[i]])
+            q_s = q(module.discrete_critic, module.encoder, batch.obs)[i]
+            q_sa = float(q_s[batch.discrete_action[i]])
+            y -= beta * (float(q_s.max()) - q_sa)  # advantage learning: the shortfall from the best choice
             expected += (q_sa - y) ** 2 / 6
     assert loss.item() == pytest.approx(expected, rel=1e-5)
+    if beta:  # the shortfall moves the target only, where the best choice's rows are unchanged
+        plain, _ = losses.discrete_critic_loss(module, batch, module.encode_batch(batch), gamma)
+        assert loss.item() != pytest.approx(plain.item(), rel=1e-3)
+
+
+def test_advantage_learning_widens_the_gap_and_keeps_the_best_value():
+    """Fitting the discrete critic on one state whose choices all lead to the end (done) with
+    rewards 1.0, 0.9, 0.0: plain double DQN learns those values; advantage learning with beta
+    keeps the best choice at 1.0 and puts the others at 1 - (1 - r) / (1 - beta), further below."""
+    beta = 0.5
+    results = {}
+    for b in (0.0, beta):
+        module = hybrid_module()
+        optimizer = torch.optim.Adam(module.discrete_critic.parameters(), lr=1e-2)
+        batch = hybrid_batch(b=3, penalty=False)._replace(
+            obs=torch.zeros(3, 2),
+            next_obs=torch.zeros(3, 2),
+            done=torch.ones(3),
+            reward=torch.tensor([1.0, 0.9, 0.0]),
+            discrete_action=torch.tensor([0, 1, 2]),
+        )
+        for _ in range(3000):
+            loss, _ = losses.discrete_critic_loss(module, batch, module.encode_batch(batch), 0.9, advantage_learning=b)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            results[b] = module.discrete_q_values(module.encode(torch.zeros(1, 2)))[0]
+    torch.testing.assert_close(results[0.0], torch.tensor([1.0, 0.9, 0.0]), atol=2e-3, rtol=0)
+    torch.testing.assert_close(results[beta], torch.tensor([1.0, 0.8, -1.0]), atol=2e-3, rtol=0)
 
 
 def test_double_dqn_selects_with_the_online_critic():
