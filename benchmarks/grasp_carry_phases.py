@@ -8,15 +8,23 @@ per 100 episodes how far each got:
 - close on closed: steps near the object on which it commanded "close" with the gripper already
   closed and empty (a no-op: the gripper must open first);
 - grasped, drops (releases away from the goal), at goal (held within the goal radius), success;
+- not opened at goal: steps on which it held the object within the goal radius and did not
+  command "open" (the greedy policy can stall there: opening now and opening next step differ
+  by (1 - gamma) of the place bonus);
 - arm to object, arm to goal: the mean cosine between the commanded motion and the direction it
   should take (to the free object; to the goal while holding), over steps more than a grasp
   radius away: 1 heads straight there, 0 is blind, < 0 moves away.
 
-The last lines probe the critic on each run's free steps: min over heads of Q(s, a) for 16
+Then the critic is probed on each run's free steps: min over heads of Q(s, a) for 16
 unit directions a of the arm (no gripper), and reports the cosine of the best one with the
 direction to the object and with the outward direction (from the workspace centre to the gripper),
 and the spread max - min of the 16 values (one step's shaping differs by at most 0.02 between
 opposite directions).
+
+The last lines probe the discrete critic (``discrete_critic_probe``): where the run dropped the
+object, Q(open) - Q(stay) and the distance to the goal; how often "open" is its argmax while the
+object is held within the goal radius; and its value of held steps away from the goal, of free
+steps before the first grasp and of free steps after a drop.
 
 ``--env-config`` passes the env settings the run trained with (e.g. ``observe_grasped=True``).
 
@@ -32,11 +40,11 @@ import numpy as np
 import torch
 
 from rllib_sac_hybrid.cli import key_values
-from rllib_sac_hybrid.envs.grasp_carry import CLOSE, OPEN, GraspCarryEnv
+from rllib_sac_hybrid.envs.grasp_carry import CLOSE, OPEN, STAY, GraspCarryEnv
 from rllib_sac_hybrid.evaluation import EVALUATION_SEED_OFFSET, single_action
 from rllib_sac_hybrid.export import load_module
 
-COUNTS = ("reached", "close on closed", "grasped", "drops", "at goal", "success")
+COUNTS = ("reached", "close on closed", "grasped", "drops", "at goal", "not opened at goal", "success")
 COLUMNS = COUNTS + ("arm to object", "arm to goal")
 
 
@@ -65,6 +73,7 @@ def phases(act, episodes: int, seed: int, env_config: dict | None = None) -> dic
                 totals["close on closed"] += command == CLOSE and env._closed
             if holding and np.linalg.norm(env._goal - env._object) <= env.goal_radius:
                 at_goal = True
+                totals["not opened at goal"] += command != OPEN
             obs, _, terminated, truncated, info = env.step(action)
             totals["drops"] += holding and command == OPEN and not info["is_success"]
             if terminated or truncated:
@@ -101,6 +110,44 @@ def critic_probe(module, act, episodes: int, seed: int, env_config: dict | None 
     return {"best to object": to_object, "best outward": outward, "spread": spread}
 
 
+def discrete_critic_probe(module, act, episodes: int, seed: int, env_config: dict | None = None) -> dict[str, float]:
+    """What the discrete critic believes on the steps of the policy ``act``: where it dropped the
+    object (Q(open) - Q(stay) and the distance to the goal), how often it prefers "open" while
+    holding within the goal radius, and its value max_k Q_d(s)_k of holding the object away from
+    the goal, of free steps before the episode's first grasp, and of free steps after a drop (the
+    first-grasp bonus, unless ``observe_grasped``, makes the last two look alike)."""
+    env = GraspCarryEnv(**(env_config or {}))
+    rows: dict[str, list[float]] = {k: [] for k in ("gap", "distance", "open_at_goal", "held", "before", "after")}
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=EVALUATION_SEED_OFFSET + seed + episode)
+        while True:
+            with torch.no_grad():
+                q = module.discrete_q_values(module.encode(module.normalize(torch.as_tensor(obs)[None])))[0].numpy()
+            action = single_action(act, obs)
+            to_goal = float(np.linalg.norm(env._goal - env._object))
+            if env._holding and to_goal <= env.goal_radius:
+                rows["open_at_goal"].append(float(q.argmax() == OPEN))
+            elif env._holding:
+                rows["held"].append(float(q.max()))
+                if int(action[1]) == OPEN:
+                    rows["gap"].append(float(q[OPEN] - q[STAY]))
+                    rows["distance"].append(to_goal)
+            else:
+                rows["after" if env._grasped_once else "before"].append(float(q.max()))
+            obs, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                break
+    means = {k: float(np.mean(v)) if v else float("nan") for k, v in rows.items()}
+    return {
+        "drops' Q(open) - Q(stay)": means["gap"],
+        "drops' distance to goal": means["distance"],
+        "prefers open at goal": means["open_at_goal"],
+        "V held away from goal": means["held"],
+        "V free before first grasp": means["before"],
+        "V free after a drop": means["after"],
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="an Algorithm checkpoint directory of a GraspCarry-v0 run")
@@ -117,7 +164,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     module = load_module(args.checkpoint)
     module.eval()
-    print(f"per 100 episodes ({args.episodes} run); 'close on closed' counts steps, the rest episodes (drops: events)")
+    print(
+        f"per 100 episodes ({args.episodes} run); 'close on closed' and 'not opened at goal' count steps, "
+        "the rest episodes (drops: events)"
+    )
     print(f"{'policy':>22} " + " ".join(f"{name:>15}" for name in COLUMNS))
     rows = [("greedy", module.forward_inference)]
     for t in args.explore_at:
@@ -131,6 +181,10 @@ def main(argv: list[str] | None = None) -> None:
         torch.manual_seed(args.seed)
         probe = critic_probe(module, act, args.episodes, args.seed, env_config)
         print(f"critic on the {name} run's free steps: " + ", ".join(f"{k} {v:.3f}" for k, v in probe.items()))
+    for name, act in rows:
+        torch.manual_seed(args.seed)
+        probe = discrete_critic_probe(module, act, args.episodes, args.seed, env_config)
+        print(f"discrete critic on the {name} run: " + ", ".join(f"{k} {v:.3f}" for k, v in probe.items()))
 
 
 if __name__ == "__main__":
