@@ -30,7 +30,10 @@ two events' sizes (0 leaves the shaping alone); ``staged_potential=True`` also c
 object's distance to the goal in phi while not holding, so a drop costs the same everywhere (with
 the default phi it costs shaping_scale * (4 - |goal - object|), most next to the goal);
 ``observe_grasped=True`` appends whether this episode's grasp bonus was paid (Box(13)), which
-makes the first-grasp bonus a function of the observation.
+makes the first-grasp bonus a function of the observation. Without it, "free next to the object"
+after a drop looks like the same state before the first grasp, so a critic believes a regrasp
+pays +1 again; the default keeps the task as first specified, flaw included, because a user's
+task may have it too (README, "GraspCarry without demonstrations").
 
 A scripted controller (``scripted_action``) earns 11.1 in 19 steps on average; uniform random
 actions 0.10 (200 episodes each).
