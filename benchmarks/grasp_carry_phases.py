@@ -21,7 +21,7 @@ direction to the object and with the outward direction (from the workspace centr
 and the spread max - min of the 16 values (one step's shaping differs by at most 0.02 between
 opposite directions).
 
-The last lines probe the discrete critic (``discrete_critic_probe``): where the run dropped the
+The same rollout probes the discrete critic: where the run dropped the
 object, Q(open) - Q(stay) and the distance to the goal; how often "open" is its argmax while the
 object is held within the goal radius; and its value of held steps away from the goal, of free
 steps before the first grasp and of free steps after a drop.
@@ -86,59 +86,50 @@ def phases(act, episodes: int, seed: int, env_config: dict | None = None) -> dic
     return out | {k: float(np.mean(v)) if v else float("nan") for k, v in cosines.items()}
 
 
-def critic_probe(module, act, episodes: int, seed: int, env_config: dict | None = None) -> dict[str, float]:
-    """Where the critic's best arm direction points on the free steps of the policy ``act``."""
+def critic_probe(module, act, episodes: int, seed: int, env_config: dict | None = None) -> tuple[dict, dict]:
+    """One rollout of the policy ``act``, probing both critics on its steps.
+
+    The arm critic, on free steps: where its best of 16 arm directions points. The discrete
+    critic: where the run dropped the object (Q(open) - Q(stay) and the distance to the goal),
+    how often "open" is its argmax while the object is held within the goal radius, and its value
+    max_k Q_d(s)_k of held steps away from the goal, of free steps before the episode's first
+    grasp and of free steps after a drop (the first-grasp bonus, unless ``observe_grasped``,
+    makes the last two look alike)."""
     env = GraspCarryEnv(**(env_config or {}))
     angles = np.linspace(0.0, 2 * np.pi, 16, endpoint=False)
     directions = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
-    rows = []
+    arm = []
+    discrete: dict[str, list[float]] = {k: [] for k in ("gap", "distance", "open_at_goal", "held", "before", "after")}
     for episode in range(episodes):
         obs, _ = env.reset(seed=EVALUATION_SEED_OFFSET + seed + episode)
         while True:
+            action = single_action(act, obs)
+            with torch.no_grad():
+                latent = module.encode(module.normalize(torch.as_tensor(obs)[None]))
+                q_d = module.discrete_q_values(latent)[0].numpy()
             to_object = env._object - env._gripper
+            to_goal = float(np.linalg.norm(env._goal - env._object))
             if not env._holding and np.linalg.norm(to_object) > env.grasp_radius:
                 with torch.no_grad():
-                    latent = module.encode(module.normalize(torch.as_tensor(obs)[None])).repeat(16, 1)
-                    q = module.q_values(latent, torch.as_tensor(directions)).min(dim=0).values.numpy()
+                    q = module.q_values(latent.repeat(16, 1), torch.as_tensor(directions)).min(dim=0).values.numpy()
                 best = directions[q.argmax()]
                 outward = _cosine(best, env._gripper) if np.linalg.norm(env._gripper) > 0.1 else np.nan
-                rows.append((_cosine(best, to_object), outward, q.max() - q.min()))
-            obs, _, terminated, truncated, _ = env.step(single_action(act, obs))
-            if terminated or truncated:
-                break
-    to_object, outward, spread = np.nanmean(np.array(rows), axis=0)
-    return {"best to object": to_object, "best outward": outward, "spread": spread}
-
-
-def discrete_critic_probe(module, act, episodes: int, seed: int, env_config: dict | None = None) -> dict[str, float]:
-    """What the discrete critic believes on the steps of the policy ``act``: where it dropped the
-    object (Q(open) - Q(stay) and the distance to the goal), how often it prefers "open" while
-    holding within the goal radius, and its value max_k Q_d(s)_k of holding the object away from
-    the goal, of free steps before the episode's first grasp, and of free steps after a drop (the
-    first-grasp bonus, unless ``observe_grasped``, makes the last two look alike)."""
-    env = GraspCarryEnv(**(env_config or {}))
-    rows: dict[str, list[float]] = {k: [] for k in ("gap", "distance", "open_at_goal", "held", "before", "after")}
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=EVALUATION_SEED_OFFSET + seed + episode)
-        while True:
-            with torch.no_grad():
-                q = module.discrete_q_values(module.encode(module.normalize(torch.as_tensor(obs)[None])))[0].numpy()
-            action = single_action(act, obs)
-            to_goal = float(np.linalg.norm(env._goal - env._object))
+                arm.append((_cosine(best, to_object), outward, q.max() - q.min()))
             if env._holding and to_goal <= env.goal_radius:
-                rows["open_at_goal"].append(float(q.argmax() == OPEN))
+                discrete["open_at_goal"].append(float(q_d.argmax() == OPEN))
             elif env._holding:
-                rows["held"].append(float(q.max()))
+                discrete["held"].append(float(q_d.max()))
                 if int(action[1]) == OPEN:
-                    rows["gap"].append(float(q[OPEN] - q[STAY]))
-                    rows["distance"].append(to_goal)
+                    discrete["gap"].append(float(q_d[OPEN] - q_d[STAY]))
+                    discrete["distance"].append(to_goal)
             else:
-                rows["after" if env._grasped_once else "before"].append(float(q.max()))
+                discrete["after" if env._grasped_once else "before"].append(float(q_d.max()))
             obs, _, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
                 break
-    means = {k: float(np.mean(v)) if v else float("nan") for k, v in rows.items()}
-    return {
+    to_object, outward, spread = np.nanmean(np.array(arm), axis=0)
+    means = {k: float(np.mean(v)) if v else float("nan") for k, v in discrete.items()}
+    return {"best to object": to_object, "best outward": outward, "spread": spread}, {
         "drops' Q(open) - Q(stay)": means["gap"],
         "drops' distance to goal": means["distance"],
         "prefers open at goal": means["open_at_goal"],
@@ -179,12 +170,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:>22} " + " ".join(cells), flush=True)
     for name, act in rows:
         torch.manual_seed(args.seed)
-        probe = critic_probe(module, act, args.episodes, args.seed, env_config)
-        print(f"critic on the {name} run's free steps: " + ", ".join(f"{k} {v:.3f}" for k, v in probe.items()))
-    for name, act in rows:
-        torch.manual_seed(args.seed)
-        probe = discrete_critic_probe(module, act, args.episodes, args.seed, env_config)
-        print(f"discrete critic on the {name} run: " + ", ".join(f"{k} {v:.3f}" for k, v in probe.items()))
+        arm, discrete = critic_probe(module, act, args.episodes, args.seed, env_config)
+        print(f"critic on the {name} run's free steps: " + ", ".join(f"{k} {v:.3f}" for k, v in arm.items()))
+        print(f"discrete critic on the {name} run: " + ", ".join(f"{k} {v:.3f}" for k, v in discrete.items()))
 
 
 if __name__ == "__main__":
