@@ -47,7 +47,7 @@ def test_scripted_expert_succeeds_and_random_mostly_fails(layout):
     assert random_successes <= 5
 
 
-def test_grasp_carry_release_and_flip_penalty():
+def test_pick_place_grasp_carry_release_and_flip_penalty():
     env = PickPlaceEnv(action_layout="tuple", reward_type="dense")
     env.reset(seed=0)
     env._gripper, env._object, env._goal = np.array([0.0, 0.0]), np.array([0.1, 0.0]), np.array([0.6, 0.0])
