@@ -3,16 +3,17 @@
     python benchmarks/vs_sb3.py                                   # Pendulum and pick-and-place, seed 0
     python benchmarks/vs_sb3.py --tasks pendulum --seeds 0 1 2 --hybrid defaults preset:droq
     python benchmarks/vs_sb3.py --tasks pendulum --no-sb3 --set critic_value_bins=None   # settings on top
+    python benchmarks/vs_sb3.py --tasks grasp-carry --hybrid                             # SB3 only
 
 Both systems train on the same env in this process, with the same torch threads, until the same
 criterion first holds: the mean of the last 10 finished training episodes reaches the task's
-target (Pendulum-v1: return -200; the built-in pick-and-place: success rate 0.8). Each run's clock
-starts when its algorithm is built (``build_algo()`` / ``SAC(...)``) and stops at the episode
+target (Pendulum-v1: return -200; the built-in pick-and-place and GraspCarry: success rate 0.8).
+Each run's clock starts when its algorithm is built (``build_algo()`` / ``SAC(...)``) and stops at the episode
 end that meets the criterion; Ray's start-up is not counted.
 
 - SB3 (``stable-baselines3``, in the ``bench`` extra): Pendulum with rl-zoo's settings
   (``learning_rate=1e-3``, the rest SB3's defaults); pick-and-place with SB3's defaults. SB3 has
-  no hybrid actions, so its pick-and-place action is a 3-dim Box whose last component is
+  no hybrid actions, so its pick-and-place (and GraspCarry) action is a 3-dim Box whose last component is
   thresholded into the gripper's three choices (< -1/3, between, > 1/3).
 - HybridSAC: ``HybridSACConfig()`` with only the env set (``defaults``), or a preset
   (``preset:<name>``), sampling in the driver (no remote runner), as SB3 does.
@@ -44,9 +45,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = {
     "pendulum": ("Pendulum-v1", "return", -200.0, 20_000),
     "pick-place": (envs.PICK_PLACE_ID, "success", 0.8, 40_000),
+    # The learning issue's carry task: long horizon, rare events (+1 first grasp, +10 release at the goal).
+    "grasp-carry": (envs.GRASP_CARRY_ID, "success", 0.8, 60_000),
 }
 WINDOW = 10
-SB3_SETTINGS = {"pendulum": {"learning_rate": 1e-3}, "pick-place": {}}  # rl-zoo's Pendulum; SB3's defaults
+SB3_SETTINGS = {"pendulum": {"learning_rate": 1e-3}, "pick-place": {}, "grasp-carry": {}}  # rl-zoo's Pendulum
 
 
 class ThresholdedGripper(gym.ActionWrapper):
@@ -69,7 +72,7 @@ def run_sb3(task: str, seed: int, threads: int) -> dict:
 
     env_id, metric, target, max_steps = TASKS[task]
     env = gym.make(env_id)
-    if task == "pick-place":
+    if task != "pendulum":  # the hybrid tasks
         env = ThresholdedGripper(env)
     torch.set_num_threads(threads)
 
@@ -91,7 +94,8 @@ def run_sb3(task: str, seed: int, threads: int) -> dict:
             self.successes.append(float(bool(info.get("is_success", False))))
             self.running = 0.0
             value = np.mean(self.returns if metric == "return" else self.successes)
-            self.curve.append((self.num_timesteps, float(value), time.monotonic() - start))
+            point = (self.num_timesteps, float(value), time.monotonic() - start, float(np.mean(self.returns)))
+            self.curve.append(point)
             if len(self.returns) == WINDOW and value >= target:
                 self.reached = (self.num_timesteps, time.monotonic() - start)
                 return False
@@ -130,7 +134,9 @@ def run_hybrid(task: str, settings: str, seed: int, threads: int, extra: dict | 
             steps = int(result["num_env_steps_sampled_lifetime"])
             runners = result["env_runners"]
             value = float(runners.get(key, math.nan))
-            curve.append((steps, value, time.monotonic() - start))
+            curve.append(
+                (steps, value, time.monotonic() - start, float(runners.get("episode_return_windowed", math.nan)))
+            )
             if runners.get("num_episodes_lifetime", 0) >= WINDOW and value >= target:
                 reached = (steps, time.monotonic() - start)
                 break
@@ -144,7 +150,12 @@ def run_hybrid(task: str, settings: str, seed: int, threads: int, extra: dict | 
 
 def _summary(system: str, task: str, seed: int, reached, curve, seconds: float) -> dict:
     steps, wall = reached if reached else (math.nan, math.nan)
-    label = f"{steps:,} env steps, {wall:.1f} s" if reached else f"not reached in {curve[-1][0]:,} env steps"
+    if reached:
+        label = f"{steps:,} env steps, {wall:.1f} s"
+    else:  # where it got to: the best window, and the last (with the windowed return there)
+        best = max(curve, key=lambda point: point[1] if point[1] == point[1] else -math.inf)
+        label = (f"not reached in {curve[-1][0]:,} env steps (best window {best[1]:.2f} at {best[0]:,}, "
+                 f"last {curve[-1][1]:.2f}, return {curve[-1][3]:.2f})")  # fmt: skip
     print(f"{task} {system} seed {seed}: {label} ({seconds:.1f} s in all)", flush=True)
     return {"task": task, "system": system, "seed": seed, "env_steps": steps, "seconds": wall, "curve": curve,
             "total_seconds": seconds}  # fmt: skip
@@ -153,7 +164,7 @@ def _summary(system: str, task: str, seed: int, reached, curve, seconds: float) 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["pendulum", "pick-place"])
-    parser.add_argument("--hybrid", nargs="+", default=["defaults"], help="defaults or preset:<name>")
+    parser.add_argument("--hybrid", nargs="*", default=["defaults"], help="defaults or preset:<name>; none: SB3 only")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--threads", type=int, default=1, help="torch threads of both systems")
     parser.add_argument("--no-sb3", action="store_true", help="HybridSAC only")
@@ -197,7 +208,7 @@ def report(runs: list[dict], threads: int, tag: str = "") -> None:
     path = RESULTS / (f"vs_sb3_{tag}.csv" if tag else "vs_sb3.csv")
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["task", "system", "seed", "env_steps", "windowed", "seconds"])
+        writer.writerow(["task", "system", "seed", "env_steps", "windowed", "seconds", "return_windowed"])
         for run in runs:
             writer.writerows([run["task"], run["system"], run["seed"], *point] for point in run["curve"])
     print(f"curves: {path}")
