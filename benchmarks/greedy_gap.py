@@ -9,6 +9,12 @@ delta actions such as the built-in tasks' and gym-hil's). A policy whose greedy 
 fails greedy and succeeds sampled; one that relies on staying near its demonstrations fails
 more as the scale grows.
 
+On the steps where the arm stood still, the critic is probed: min over heads of Q(s, a) at the
+still action and at full motion along each axis (+-1 per component, in [-1, 1] units), and the
+norm of dQ/da at the still action. A critic that rises towards some move (gain > 0 on most
+steps) while the actor's output stays put says the actor did not follow a weak gradient; a
+critic with its maximum at the still action says the critic itself prefers standing.
+
     python benchmarks/greedy_gap.py benchmarks/results/checkpoints/<run> --env rllib_sac_hybrid/GraspCarry-v0
     python benchmarks/greedy_gap.py <run> --env rllib_sac_hybrid/GymHilPickCube-v0 \
         --env-config reward_type=sparse --std-scales 0 0.5 1 --episodes 30
@@ -30,12 +36,29 @@ import torch  # noqa: E402
 import rllib_sac_hybrid.envs  # noqa: E402, F401  (registers the built-in ids)
 from rllib_sac_hybrid.callbacks import success_flag  # noqa: E402
 from rllib_sac_hybrid.cli import key_values  # noqa: E402
-from rllib_sac_hybrid.evaluation import EVALUATION_SEED_OFFSET, single_action  # noqa: E402
+from rllib_sac_hybrid.evaluation import EVALUATION_SEED_OFFSET, observation_batch, single_action  # noqa: E402
 from rllib_sac_hybrid.export import load_module  # noqa: E402
 
 
+def critic_at(module, obs) -> tuple[float, float]:
+    """At a still step: the best axis move's Q gain over the still action, and |dQ/da| there."""
+    batch = observation_batch(obs)
+    with torch.no_grad():
+        latent = module.encode(module.normalize(batch))
+        mean, _ = module.actor(module.actor_latent(module.normalize(batch), latent))
+    still = torch.tanh(mean)  # (1, A), the greedy continuous action in [-1, 1] units
+    dims = still.shape[-1]
+    moves = torch.cat([torch.eye(dims), -torch.eye(dims)])  # (2A, A): full motion along each axis
+    with torch.no_grad():
+        q_moves = module.q_values(latent.expand(2 * dims, -1), moves).min(dim=0).values
+    action = still.clone().requires_grad_(True)
+    q_still = module.q_values(latent, action).min(dim=0).values.sum()
+    (slope,) = torch.autograd.grad(q_still, action)
+    return float(q_moves.max() - q_still.detach()), float(slope.norm())
+
+
 def run(module, env: gym.Env, std_scale: float, episodes: int, still: float, seed: int) -> dict:
-    successes, lengths, stood_still = [], [], 0
+    successes, lengths, stood_still, probes = [], [], 0, []
     for episode in range(episodes):
         obs, _ = env.reset(seed=EVALUATION_SEED_OFFSET + seed + episode)
         steps = still_steps = 0
@@ -45,6 +68,8 @@ def run(module, env: gym.Env, std_scale: float, episodes: int, still: float, see
             continuous = module.layout.normalize(torch.as_tensor(module.layout.split_one(action)[0])[None])[0]
             if continuous.numel() and bool((continuous.abs() < still).all()):
                 still_steps += 1
+                if std_scale == 0:
+                    probes.append(critic_at(module, obs))
             obs, _, terminated, truncated, info = env.step(action)
             steps += 1
             if terminated or truncated:
@@ -53,8 +78,10 @@ def run(module, env: gym.Env, std_scale: float, episodes: int, still: float, see
         successes.append(success)
         lengths.append(steps)
         stood_still += int(not success and still_steps >= steps / 2)
+    gains, slopes = np.array(probes).reshape(-1, 2).T
     return {"success": float(np.mean(successes)), "length": float(np.mean(lengths)),
-            "failures": int(episodes - sum(successes)), "stood_still": stood_still}  # fmt: skip
+            "failures": int(episodes - sum(successes)), "stood_still": stood_still, "still_steps": len(probes),
+            "gain": gains, "slope": slopes}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -79,6 +106,11 @@ def main(argv: list[str] | None = None) -> None:
             r = run(module, env, scale, args.episodes, args.still, args.seed)
             print(f"std x{scale:g}: success {r['success']:.2f}, mean length {r['length']:.1f}, "
                   f"{r['failures']} failures, {r['stood_still']} of them stood still", flush=True)  # fmt: skip
+            if r["still_steps"]:
+                gain, slope = r["gain"], r["slope"]
+                print(f"  critic at the {r['still_steps']} still steps: the best axis move gains {np.median(gain):.3f} "
+                      f"over standing (median; > 0 on {np.mean(gain > 0):.0%} of them), |dQ/da| median "
+                      f"{np.median(slope):.3f}", flush=True)  # fmt: skip
     finally:
         env.close()
 

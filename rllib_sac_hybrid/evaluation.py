@@ -98,8 +98,14 @@ def _digest(obs: Any) -> str:
 def single_action(forward, obs: Any) -> Any:
     """One env observation through a module forward (``forward_inference``, or any callable of a
     batch returning ``{Columns.ACTIONS: ...}``) to one env action, dicts and tuples included."""
-    batch = {Columns.OBS: _tree(obs, lambda x: torch.as_tensor(np.asarray(x))[None])}
+    batch = {Columns.OBS: observation_batch(obs)}
     return _tree(forward(batch)[Columns.ACTIONS], lambda x: x[0].cpu().numpy())
+
+
+def observation_batch(obs: Any) -> Any:
+    """One env observation as a batch of one, as the module's encoders read it (dicts and tuples
+    of tensors included)."""
+    return _tree(obs, lambda x: torch.as_tensor(np.asarray(x))[None])
 
 
 def _tree(x, fn):
