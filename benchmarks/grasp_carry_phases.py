@@ -24,7 +24,10 @@ opposite directions).
 The same rollout probes the discrete critic: where the run dropped the
 object, Q(open) - Q(stay) and the distance to the goal; how often "open" is its argmax while the
 object is held within the goal radius; and its value of held steps away from the goal, of free
-steps before the first grasp and of free steps after a drop.
+steps before the first grasp and of free steps after a drop. Then, on the held steps binned by the
+object's distance to the goal in goal radii (inside, 1-1.5, 1.5-2, beyond), how often the policy
+commanded "open" and the mean Q(open) - Q(stay): a critic that has smoothed the step at the goal
+radius opens just outside it.
 
 ``--env-config`` passes the env settings the run trained with (e.g. ``observe_grasped=True``).
 
@@ -46,6 +49,7 @@ from rllib_sac_hybrid.export import load_module
 
 COUNTS = ("reached", "close on closed", "grasped", "drops", "at goal", "not opened at goal", "success")
 COLUMNS = COUNTS + ("arm to object", "arm to goal")
+HELD_BINS = (1.0, 1.5, 2.0)  # the held object's distance to the goal, in goal radii: bins' upper edges
 
 
 def _cosine(motion: np.ndarray, direction: np.ndarray) -> float:
@@ -86,7 +90,9 @@ def phases(act, episodes: int, seed: int, env_config: dict | None = None) -> dic
     return out | {k: float(np.mean(v)) if v else float("nan") for k, v in cosines.items()}
 
 
-def critic_probe(module, act, episodes: int, seed: int, env_config: dict | None = None) -> tuple[dict, dict]:
+def critic_probe(
+    module, act, episodes: int, seed: int, env_config: dict | None = None
+) -> tuple[dict, dict, list[tuple[str, int, float, float]]]:
     """One rollout of the policy ``act``, probing both critics on its steps.
 
     The arm critic, on free steps: where its best of 16 arm directions points. The discrete
@@ -100,6 +106,7 @@ def critic_probe(module, act, episodes: int, seed: int, env_config: dict | None 
     directions = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
     arm = []
     discrete: dict[str, list[float]] = {k: [] for k in ("gap", "distance", "open_at_goal", "held", "before", "after")}
+    held_bins: list[list[tuple[float, float]]] = [[] for _ in range(len(HELD_BINS) + 1)]
     for episode in range(episodes):
         obs, _ = env.reset(seed=EVALUATION_SEED_OFFSET + seed + episode)
         while True:
@@ -115,6 +122,10 @@ def critic_probe(module, act, episodes: int, seed: int, env_config: dict | None 
                 best = directions[q.argmax()]
                 outward = _cosine(best, env._gripper) if np.linalg.norm(env._gripper) > 0.1 else np.nan
                 arm.append((_cosine(best, to_object), outward, q.max() - q.min()))
+            if env._holding:
+                held_bins[int(np.searchsorted(HELD_BINS, to_goal / env.goal_radius))].append(
+                    (float(int(action[1]) == OPEN), float(q_d[OPEN] - q_d[STAY]))
+                )
             if env._holding and to_goal <= env.goal_radius:
                 discrete["open_at_goal"].append(float(q_d.argmax() == OPEN))
             elif env._holding:
@@ -129,14 +140,23 @@ def critic_probe(module, act, episodes: int, seed: int, env_config: dict | None 
                 break
     to_object, outward, spread = np.nanmean(np.array(arm), axis=0)
     means = {k: float(np.mean(v)) if v else float("nan") for k, v in discrete.items()}
-    return {"best to object": to_object, "best outward": outward, "spread": spread}, {
-        "drops' Q(open) - Q(stay)": means["gap"],
-        "drops' distance to goal": means["distance"],
-        "prefers open at goal": means["open_at_goal"],
-        "V held away from goal": means["held"],
-        "V free before first grasp": means["before"],
-        "V free after a drop": means["after"],
-    }
+    edges = (0.0, *HELD_BINS, np.inf)
+    by_distance = [
+        (f"{low:g}-{high:g}", len(rows), *(np.mean(rows, axis=0) if rows else (np.nan, np.nan)))
+        for low, high, rows in zip(edges[:-1], edges[1:], held_bins)
+    ]
+    return (
+        {"best to object": to_object, "best outward": outward, "spread": spread},
+        {
+            "drops' Q(open) - Q(stay)": means["gap"],
+            "drops' distance to goal": means["distance"],
+            "prefers open at goal": means["open_at_goal"],
+            "V held away from goal": means["held"],
+            "V free before first grasp": means["before"],
+            "V free after a drop": means["after"],
+        },
+        by_distance,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -170,9 +190,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:>22} " + " ".join(cells), flush=True)
     for name, act in rows:
         torch.manual_seed(args.seed)
-        arm, discrete = critic_probe(module, act, args.episodes, args.seed, env_config)
+        arm, discrete, by_distance = critic_probe(module, act, args.episodes, args.seed, env_config)
         print(f"critic on the {name} run's free steps: " + ", ".join(f"{k} {v:.3f}" for k, v in arm.items()))
         print(f"discrete critic on the {name} run: " + ", ".join(f"{k} {v:.3f}" for k, v in discrete.items()))
+        cells = [f"{label}: {n}, {opened:.2f}, {gap:+.3f}" for label, n, opened, gap in by_distance]
+        print(f"held steps of the {name} run by the distance to the goal in goal radii "
+              f"(steps, share opened, Q(open) - Q(stay)): " + ", ".join(cells))  # fmt: skip
 
 
 if __name__ == "__main__":
