@@ -42,10 +42,10 @@ from rllib_sac_hybrid.export import load_module  # noqa: E402
 
 def critic_at(module, obs) -> tuple[float, float]:
     """At a still step: the best axis move's Q gain over the still action, and |dQ/da| there."""
-    batch = observation_batch(obs)
+    batch = module.normalize(observation_batch(obs))
     with torch.no_grad():
-        latent = module.encode(module.normalize(batch))
-        mean, _ = module.actor(module.actor_latent(module.normalize(batch), latent))
+        latent = module.encode(batch)
+        mean, _ = module.actor(module.actor_latent(batch, latent))
     still = torch.tanh(mean)  # (1, A), the greedy continuous action in [-1, 1] units
     dims = still.shape[-1]
     moves = torch.cat([torch.eye(dims), -torch.eye(dims)])  # (2A, A): full motion along each axis
