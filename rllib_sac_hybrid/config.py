@@ -88,7 +88,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "discrete_critic_hidden_dims": (64, 64),
     "discrete_critic_lr": 3e-4,
     # Advantage learning (Bellemare et al. 2016) in the discrete critic's target. Off: on GraspCarry from
-    # scratch 0.5 helped 3 seed pairs of 7 and hurt 2 (README, "Advantage learning for the gripper").
+    # scratch 0.5 helped 3 seed pairs of 8 and hurt 2 (README, "Advantage learning for the gripper").
     "discrete_advantage_learning": 0.0,
     "discrete_penalty_key": "discrete_penalty",
     "grasp_penalty": None,  # None: the env's info[discrete_penalty_key]; a number: that on every gripper flip
