@@ -113,7 +113,8 @@ def critic_probe(
             action = single_action(act, obs)
             with torch.no_grad():
                 latent = module.encode(module.normalize(torch.as_tensor(obs)[None]))
-                q_d = module.discrete_q_values(latent)[0].numpy()
+                arm_now = module.layout.normalize(torch.as_tensor(module.layout.split_one(action)[0])[None])
+                q_d = module.discrete_q_values(latent, arm_now)[0].numpy()  # arm_now read only if it reads the arm
             to_object = env._object - env._gripper
             to_goal = float(np.linalg.norm(env._goal - env._object))
             if not env._holding and np.linalg.norm(to_object) > env.grasp_radius:

@@ -48,11 +48,13 @@ class SACNetworks(Protocol):
     def target_q_values(self, latent: torch.Tensor, action: torch.Tensor, heads: torch.Tensor | None) -> torch.Tensor:
         """(M, B) from the target heads ``heads`` (None = all N) on a target-encoder latent."""
 
-    def discrete_q_values(self, latent: torch.Tensor) -> torch.Tensor: ...  # (B, K)
+    def discrete_q_values(self, latent: torch.Tensor, arm: torch.Tensor | None = None) -> torch.Tensor: ...  # (B, K)
 
     def action_log_prob(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor: ...  # (B,)
 
-    def target_discrete_q_values(self, latent: torch.Tensor) -> torch.Tensor: ...  # (B, K)
+    def target_discrete_q_values(self, latent: torch.Tensor, arm: torch.Tensor | None = None) -> torch.Tensor: ...
+
+    discrete_critic_reads_arm: bool  # True: Q_d(s, a_c), the step's arm action read too
 
 
 def bootstrap_discount(batch: Batch, discount: float) -> torch.Tensor | float:
@@ -104,7 +106,7 @@ def critic_loss(
         loss = -(two_hot(td_target, support) * log_probs).sum(-1).mean(dim=1).sum()
         q = log_probs.detach().exp() @ support
     td_error = q - td_target  # (N, B)
-    return loss, {"q": q.detach(), "td_error": td_error.detach(), "td_target": td_target}
+    return loss, {"q": q.detach(), "td_error": td_error.detach(), "td_target": td_target, "next_action": next_action}
 
 
 def discrete_critic_loss(
@@ -113,6 +115,7 @@ def discrete_critic_loss(
     latents: Latents,
     discount: float,
     advantage_learning: float = 0.0,
+    next_arm: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Double-DQN loss of the discrete critic; the env's discrete penalty joins its reward.
 
@@ -126,16 +129,25 @@ def discrete_critic_loss(
     flips on small errors where "act now" and "act next step" differ only by (1 - gamma) V (open
     at the goal, grasp at the object); the greedy choice of the fixed point is unchanged.
 
+    With ``discrete_critic_reads_arm`` the critic is Q_d(s, a_c): Q(s) above reads the stored arm
+    action, and Q(s') the arm action the policy samples at s' (``next_arm``: the arm critics'
+    target sample, drawn here when not given), since the gripper is chosen after the arm there.
+
     Returns:
         loss = mean_B (Q(s)[a_d] - y_d)^2 and diagnostics.
     """
+    reads_arm = nets.discrete_critic_reads_arm
     with torch.no_grad():
-        best_next = nets.discrete_q_values(latents.next_obs).argmax(dim=-1, keepdim=True)  # (B, 1) online
-        next_q = nets.target_discrete_q_values(latents.target_next_obs).gather(-1, best_next).squeeze(-1)  # (B,)
+        if not reads_arm:
+            next_arm = None
+        elif next_arm is None:
+            next_arm = nets.sample_action(latents.next_actor)[0]
+        best_next = nets.discrete_q_values(latents.next_obs, next_arm).argmax(dim=-1, keepdim=True)  # (B, 1) online
+        next_q = nets.target_discrete_q_values(latents.target_next_obs, next_arm).gather(-1, best_next).squeeze(-1)
         penalty = batch.discrete_penalty if batch.discrete_penalty is not None else torch.zeros_like(batch.reward)
         td_target = (batch.reward + penalty) + (1.0 - batch.done) * bootstrap_discount(batch, discount) * next_q
 
-    q_all = nets.discrete_q_values(latents.obs)  # (B, K)
+    q_all = nets.discrete_q_values(latents.obs, batch.action if reads_arm else None)  # (B, K)
     q = q_all.gather(-1, batch.discrete_action.unsqueeze(-1)).squeeze(-1)  # (B,)
     if advantage_learning:
         shortfall = q_all.detach().max(dim=-1).values - q.detach()  # (B,) >= 0
@@ -218,7 +230,7 @@ def behaviour_cloning_loss(nets: SACNetworks, batch: Batch) -> tuple[torch.Tenso
     loss = -log_likelihood.mean()
     info = {"bc_log_likelihood": log_likelihood.detach().mean()}
     if batch.discrete_action is not None and getattr(nets, "has_discrete_critic", False):
-        logits = nets.discrete_q_values(critic_latent)
+        logits = nets.discrete_q_values(critic_latent, batch.action)
         cross_entropy = torch.nn.functional.cross_entropy(logits, batch.discrete_action)
         loss = loss + cross_entropy
         info["bc_discrete_cross_entropy"] = cross_entropy.detach()

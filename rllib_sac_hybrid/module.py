@@ -78,6 +78,7 @@ MODEL_CONFIG_KEYS = (
     "discrete_action_in_last_dim",
     "fixed_discrete_action",
     "discrete_critic_hidden_dims",
+    "discrete_critic_reads_arm",
     "discrete_exploration",
     "epsilon_start",
     "epsilon_end",
@@ -99,6 +100,7 @@ log_once(RLMODULE_CONFIG_DEPRECATION_KEY)
 # Keys added after the first release, each with the value that does what modules did before it
 # existed: a module saved by an earlier version (RLModule.from_checkpoint) still builds.
 MODEL_CONFIG_KEYS_ADDED_LATER: dict[str, Any] = {
+    "discrete_critic_reads_arm": False,
     "discrete_exploration": "epsilon",
     "image_backbone_weights": None,
     "observation_normalization": None,
@@ -178,9 +180,10 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
             std_min=cfg["std_min"],
             std_max=cfg["std_max"],
         )
+        self.discrete_critic_reads_arm = bool(cfg["discrete_critic_reads_arm"]) and self.has_discrete_critic
         if self.has_discrete_critic:
             self.discrete_critic = DiscreteCritic(
-                self.encoder.out_dim,
+                self.encoder.out_dim + (action_dim if self.discrete_critic_reads_arm else 0),
                 self.layout.num_discrete,
                 cfg["discrete_critic_hidden_dims"],
                 activation=cfg["activation"],
@@ -327,13 +330,24 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         """Only the chosen target heads (M, B) (all N when ``heads`` is None) on a target-encoder latent."""
         return self.target_critic(torch.cat([latent, action], dim=-1), heads)
 
-    def discrete_q_values(self, latent: torch.Tensor) -> torch.Tensor:
-        """Online discrete critic, (B, K)."""
-        return self.discrete_critic(latent)
+    def discrete_q_values(self, latent: torch.Tensor, arm: torch.Tensor | None = None) -> torch.Tensor:
+        """Online discrete critic, (B, K); ``arm`` (B, A), the step's arm action in (-1, 1), is
+        read only with ``discrete_critic_reads_arm``."""
+        return self.discrete_critic(self._discrete_input(latent, arm))
 
-    def target_discrete_q_values(self, latent: torch.Tensor) -> torch.Tensor:
+    def target_discrete_q_values(self, latent: torch.Tensor, arm: torch.Tensor | None = None) -> torch.Tensor:
         """Target discrete critic on a target-encoder latent, (B, K)."""
-        return self.target_discrete_critic(latent)
+        return self.target_discrete_critic(self._discrete_input(latent, arm))
+
+    def _discrete_input(self, latent: torch.Tensor, arm: torch.Tensor | None) -> torch.Tensor:
+        if not self.discrete_critic_reads_arm:
+            return latent
+        if arm is None:
+            raise ValueError(
+                "this module's discrete critic reads the arm action (discrete_critic_reads_arm=True); pass arm, "
+                "the step's arm action in (-1, 1)."
+            )
+        return torch.cat([latent, arm], dim=-1)
 
     def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         """(online, target) pairs moved by Polyak averaging."""
@@ -374,7 +388,7 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
             obs = self._obs(batch)
             latent = self.encoder(obs) if self.has_discrete_critic else None
             continuous = self.actor.deterministic(self.actor_latent(obs, latent))
-            discrete = self._discrete_action(latent, continuous.shape[0], epsilon=0.0)
+            discrete = self._discrete_action(latent, continuous, epsilon=0.0)
         return {Columns.ACTIONS: self.layout.to_env(continuous, discrete)}
 
     def _forward_exploration(self, batch: dict[str, Any], t: int | None = None, **kwargs) -> dict[str, Any]:
@@ -384,7 +398,7 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
             obs = self._obs(batch)
             latent = self.encoder(obs) if self.has_discrete_critic else None
             continuous = self._continuous_action(obs, latent, std_scale=1.0)
-            discrete = self._discrete_action(latent, continuous.shape[0], epsilon=self.epsilon(t), explore=True)
+            discrete = self._discrete_action(latent, continuous, epsilon=self.epsilon(t), explore=True)
         return {Columns.ACTIONS: self.layout.to_env(continuous, discrete)}
 
     def act_with_std_scale(self, batch: dict[str, Any], std_scale: float) -> dict[str, Any]:
@@ -398,7 +412,7 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
             obs = self._obs(batch)
             latent = self.encoder(obs) if self.has_discrete_critic else None
             continuous = self._continuous_action(obs, latent, std_scale)
-            discrete = self._discrete_action(latent, continuous.shape[0], epsilon=0.0)
+            discrete = self._discrete_action(latent, continuous, epsilon=0.0)
         return {Columns.ACTIONS: self.layout.to_env(continuous, discrete)}
 
     def _continuous_action(self, obs, latent: torch.Tensor | None, std_scale: float) -> torch.Tensor:
@@ -408,13 +422,14 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         return torch.tanh(mean + std_scale * std * torch.randn_like(mean) if std_scale else mean)
 
     def _discrete_action(
-        self, latent: torch.Tensor | None, batch_size: int, epsilon: float, explore: bool = False
+        self, latent: torch.Tensor | None, arm: torch.Tensor, epsilon: float, explore: bool = False
     ) -> torch.Tensor | None:
+        """The gripper's choice, made after the arm's (``arm``: the step's arm action, (B, A))."""
         if not self.layout.has_discrete:
             return None
         if not self.has_discrete_critic:
-            return torch.full((batch_size,), int(self.fixed_discrete_action), dtype=torch.long)
-        q = self.discrete_critic(latent)
+            return torch.full((arm.shape[0],), int(self.fixed_discrete_action), dtype=torch.long)
+        q = self.discrete_q_values(latent, arm)
         if explore and self.discrete_exploration == "boltzmann":
             return torch.distributions.Categorical(logits=q / self.log_alpha.exp()).sample()
         greedy = q.argmax(dim=-1)

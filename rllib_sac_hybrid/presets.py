@@ -38,6 +38,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "critic_value_bins": None,  # sac_hybrid_single.py critic_loss_fn: squared TD error (MSE) on scalar Qs
         # sac_hybrid_single.py grasp_critic_loss_fn: plain double-DQN targets for the grasp critic
         "discrete_advantage_learning": 0.0,
+        # sac_hybrid_single.py forward_grasp_critic(observations, ...): the grasp critic reads the
+        # observation only, and sample_actions takes its argmax next to the sampled arm action.
+        "discrete_critic_reads_arm": False,
         "std_max": 5.0,  # launcher.py: std_max=5 (std_min=1e-5, as here)
         # config.py: cta_ratio = 2; train_rlpd.py runs cta_ratio - 1 critic-only steps, then one
         # step of critic, grasp critic, actor and temperature: two critic steps per actor step.

@@ -237,7 +237,7 @@ class SACUpdater:
         }
         if self.module.has_discrete_critic:
             discrete_loss, discrete_info = losses.discrete_critic_loss(
-                self.module, batch, latents, s.discount, s.discrete_advantage_learning
+                self.module, batch, latents, s.discount, s.discrete_advantage_learning, next_arm=info["next_action"]
             )
             loss = loss + discrete_loss
             metrics["discrete_critic_loss"] = discrete_loss.detach()

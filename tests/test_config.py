@@ -191,6 +191,7 @@ def test_every_setting_has_a_training_setter():
         "fixed_discrete_action": 1,
         "discrete_critic_hidden_dims": [16],
         "discrete_critic_lr": 1e-3,
+        "discrete_critic_reads_arm": False,
         "discrete_advantage_learning": 0.9,
         "discrete_penalty_key": "gripper_penalty",
         "epsilon_start": 0.5,

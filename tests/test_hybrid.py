@@ -121,34 +121,40 @@ def hybrid_batch(b=6, penalty=True):
     )
 
 
-@pytest.mark.parametrize("penalty, beta", [(True, 0.0), (False, 0.0), (True, 0.5)])
-def test_discrete_loss_matches_hand_computation(penalty, beta):
-    module = hybrid_module()
+@pytest.mark.parametrize(
+    "penalty, beta, reads_arm", [(True, 0.0, False), (False, 0.0, False), (True, 0.5, False), (True, 0.0, True)]
+)
+def test_discrete_loss_matches_hand_computation(penalty, beta, reads_arm):
+    module = hybrid_module(discrete_critic_reads_arm=reads_arm)
     with torch.no_grad():  # make online and target differ
         for p in module.target_discrete_critic.parameters():
             p.add_(0.3 * torch.randn_like(p))
     batch, gamma = hybrid_batch(penalty=penalty), 0.9
+    # The arm action the policy would take at s' (read with reads_arm), fixed for the hand count.
+    next_arm = torch.rand(6, 2, generator=torch.Generator().manual_seed(9)) * 2 - 1
+    module.sample_action = lambda latent: (next_arm, torch.zeros(len(latent)))
     loss, _ = losses.discrete_critic_loss(module, batch, module.encode_batch(batch), gamma, advantage_learning=beta)
 
-    def q(net, encoder, obs):  # (B, K) written out layer by layer
+    def q(net, encoder, obs, arm):  # (B, K) written out layer by layer
         linear, norm, _ = encoder.projections[0]
         h = torch.tanh(
             torch.nn.functional.layer_norm(obs @ linear.weight.T + linear.bias, (3,), norm.weight, norm.bias)
         )
+        h = torch.cat([h, arm], dim=-1) if reads_arm else h
         for layer in net.trunk:
             h = layer(h)
         return h @ net.out.weight.T + net.out.bias
 
     with torch.no_grad():
         rows = range(6)
-        online_next = q(module.discrete_critic, module.encoder, batch.next_obs)
-        target_next = q(module.target_discrete_critic, module.target_encoder, batch.next_obs)
+        online_next = q(module.discrete_critic, module.encoder, batch.next_obs, next_arm)
+        target_next = q(module.target_discrete_critic, module.target_encoder, batch.next_obs, next_arm)
         expected = 0.0
         for i in rows:
             best = int(online_next[i].argmax())
             pen = float(batch.discrete_penalty[i]) if penalty else 0.0
             y = float(batch.reward[i]) + pen + (1 - float(batch.done[i])) * gamma * float(target_next[i, best])
-            q_s = q(module.discrete_critic, module.encoder, batch.obs)[i]
+            q_s = q(module.discrete_critic, module.encoder, batch.obs, batch.action)[i]
             q_sa = float(q_s[batch.discrete_action[i]])
             y -= beta * (float(q_s.max()) - q_sa)  # advantage learning: the shortfall from the best choice
             expected += (q_sa - y) ** 2 / 6
@@ -165,7 +171,7 @@ def test_advantage_learning_widens_the_gap_and_keeps_the_best_value():
     beta = 0.5
     results = {}
     for b in (0.0, beta):
-        module = hybrid_module()
+        module = hybrid_module(discrete_critic_reads_arm=False)
         optimizer = torch.optim.Adam(module.discrete_critic.parameters(), lr=1e-2)
         batch = hybrid_batch(b=3, penalty=False)._replace(
             obs=torch.zeros(3, 2),
@@ -183,6 +189,57 @@ def test_advantage_learning_widens_the_gap_and_keeps_the_best_value():
             results[b] = module.discrete_q_values(module.encode(torch.zeros(1, 2)))[0]
     torch.testing.assert_close(results[0.0], torch.tensor([1.0, 0.9, 0.0]), atol=2e-3, rtol=0)
     torch.testing.assert_close(results[beta], torch.tensor([1.0, 0.8, -1.0]), atol=2e-3, rtol=0)
+
+
+def test_discrete_critic_reading_the_arm_learns_a_choice_that_depends_on_the_move():
+    """One-step episodes where "open" pays only when the same step's arm move is positive (a
+    release that counts where the move ends): a discrete critic that reads the arm learns to
+    open after a positive move and not after a negative one (one that reads only the state
+    sees the two as the same state)."""
+    n = 256
+    g = torch.Generator().manual_seed(1)
+    arm = torch.rand(n, 2, generator=g) * 2 - 1
+    discrete = torch.randint(0, 3, (n,), generator=g)
+    reward = torch.where(discrete == 2, torch.where(arm[:, 0] > 0, 1.0, -1.0), 0.0)
+    batch = Batch(
+        obs=torch.zeros(n, 2),
+        action=arm,
+        reward=reward,
+        next_obs=torch.zeros(n, 2),
+        done=torch.ones(n),
+        discrete_action=discrete,
+    )
+    module = hybrid_module(discrete_critic_reads_arm=True)
+    optimizer = torch.optim.Adam(module.discrete_critic.parameters(), lr=1e-2)
+    for _ in range(500):
+        loss, _ = losses.discrete_critic_loss(module, batch, module.encode_batch(batch), 0.9)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        q = module.discrete_q_values(module.encode(torch.zeros(2, 2)), torch.tensor([[0.8, 0.0], [-0.8, 0.0]]))
+    assert q[0].argmax() == 2 and q[0, 2] > 0.8  # open after the positive move
+    assert q[1].argmax() != 2 and q[1, 2] < -0.8  # not after the negative one
+
+
+def test_discrete_critic_reading_the_arm_chooses_after_the_arm_moves():
+    """Inference and exploration pick the gripper from Q_d(s, a_c) at the arm action they take:
+    greedy at tanh(mean), exploring at the sampled arm."""
+    module = hybrid_module(discrete_critic_reads_arm=True, epsilon_start=0.0, epsilon_end=0.0)
+    with torch.no_grad():  # Q_d = (0, 0, 10 * a_c[0]): open exactly when the arm moves to +x
+        module.discrete_critic.trunk = torch.nn.Identity()
+        module.discrete_critic.out = torch.nn.Linear(module.encoder.out_dim + 2, 3)
+        module.discrete_critic.out.weight.zero_()
+        module.discrete_critic.out.bias.zero_()
+        module.discrete_critic.out.weight[2, module.encoder.out_dim] = 10.0
+    obs = {"obs": torch.randn(500, 2)}
+    for actions in (module.forward_inference(obs)["actions"], module.forward_exploration(obs, t=0)["actions"]):
+        arm, gripper = actions
+        torch.testing.assert_close(gripper == 2, arm[:, 0] > 0)
+    with pytest.raises(ValueError, match="discrete_critic_reads_arm"):
+        module.discrete_q_values(module.encode(torch.zeros(1, 2)))
+    with pytest.raises(ValueError, match="discrete_critic_reads_arm=1 is invalid"):
+        HybridSACConfig().training(discrete_critic_reads_arm=1).validate()
 
 
 def test_double_dqn_selects_with_the_online_critic():
