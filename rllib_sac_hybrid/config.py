@@ -87,9 +87,10 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "fixed_discrete_action": None,  # an index: no discrete critic, always this choice
     "discrete_critic_hidden_dims": (64, 64),
     "discrete_critic_lr": 3e-4,
-    # True: Q_d(s, a_c), the gripper chosen after the arm; False: Q_d(s) (HIL-SERL's). True closed the
-    # greedy gap on GraspCarry and the pick-and-place (README, "The gripper chosen after the arm").
-    "discrete_critic_reads_arm": True,
+    # True: Q_d(s, a_c), the gripper chosen after the arm; False: Q_d(s) (HIL-SERL's). "auto": True with
+    # vector observations, where it closed the greedy gap on GraspCarry and the pick-and-place; False with
+    # camera images, where the pixel task learned later with it (README, "The gripper chosen after the arm").
+    "discrete_critic_reads_arm": "auto",
     # Advantage learning (Bellemare et al. 2016) in the discrete critic's target. Off: on GraspCarry from
     # scratch 0.5 helped 3 seed pairs of 8 and hurt 2 (README, "Advantage learning for the gripper").
     "discrete_advantage_learning": 0.0,
@@ -139,7 +140,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
 # Settings whose default changed after checkpoints were being written, with the value the versions
 # before them ran with: a checkpoint saved then lacks the key, and restores with that value
 # (HybridSACConfig.from_state), so its networks keep their shapes.
-DEFAULTS_BEFORE_THE_SETTING: dict[str, Any] = {"critic_value_bins": None}
+DEFAULTS_BEFORE_THE_SETTING: dict[str, Any] = {"critic_value_bins": None, "discrete_critic_reads_arm": False}
 NON_FINITE_MODES = ("raise", "drop")
 REWARD_SCALINGS = ("return_std", None)
 DISCRETE_EXPLORATIONS = ("epsilon", "boltzmann")
@@ -215,7 +216,8 @@ class HybridSACConfig(AlgorithmConfig):
         discrete_critic_reads_arm: True: the discrete critic also reads the arm (continuous)
             action taken in the same step, Q_d(s, a_c), and the gripper is chosen after the arm:
             a_c ~ pi(s), then argmax_k Q_d(s, a_c)_k. A gripper command that takes effect after
-            the step's motion (open where the move ends) is then judged on that motion.
+            the step's motion (open where the move ends) is then judged on that motion. False:
+            Q_d(s) (HIL-SERL's). "auto": True with vector observations, False with camera images.
         discrete_advantage_learning: beta in [0, 1) (0: plain double DQN): the discrete critic's
             target of a choice below its best in s is lowered by beta times the shortfall,
             max_k Q_d(s)_k - Q_d(s)[a_d] (advantage learning, Bellemare et al. 2016). The best
@@ -534,9 +536,10 @@ class HybridSACConfig(AlgorithmConfig):
                 f"grasp_penalty={self.grasp_penalty!r} is invalid; allowed: None (the env's own penalty) or a finite "
                 "number, e.g. -0.05."
             )
-        if not isinstance(self.discrete_critic_reads_arm, bool):
+        if not (isinstance(self.discrete_critic_reads_arm, bool) or self.discrete_critic_reads_arm == "auto"):
             raise ValueError(
-                f"discrete_critic_reads_arm={self.discrete_critic_reads_arm!r} is invalid; allowed: True or False."
+                f"discrete_critic_reads_arm={self.discrete_critic_reads_arm!r} is invalid; allowed: True, False or "
+                '"auto" (True with vector observations, False with camera images).'
             )
         beta = self.discrete_advantage_learning
         if not _real(beta) or not 0.0 <= beta < 1.0:

@@ -58,6 +58,14 @@ def resolved_critic_value_bins(
     return setting
 
 
+def resolved_discrete_critic_reads_arm(setting: bool | str, has_discrete_critic: bool, has_images: bool) -> bool:
+    """``discrete_critic_reads_arm``, or for "auto" True with vector observations and False with
+    camera images; False without a discrete critic."""
+    if not has_discrete_critic:
+        return False
+    return not has_images if setting == "auto" else bool(setting)
+
+
 # Keys of `model_config` the module reads; their defaults live on HybridSACConfig only.
 MODEL_CONFIG_KEYS = (
     "num_critics",
@@ -180,7 +188,9 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
             std_min=cfg["std_min"],
             std_max=cfg["std_max"],
         )
-        self.discrete_critic_reads_arm = bool(cfg["discrete_critic_reads_arm"]) and self.has_discrete_critic
+        self.discrete_critic_reads_arm = resolved_discrete_critic_reads_arm(
+            cfg["discrete_critic_reads_arm"], self.has_discrete_critic, bool(images)
+        )
         if self.has_discrete_critic:
             self.discrete_critic = DiscreteCritic(
                 self.encoder.out_dim + (action_dim if self.discrete_critic_reads_arm else 0),

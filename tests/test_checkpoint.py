@@ -17,6 +17,7 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.config import HYBRID_SAC_DEFAULTS
+from rllib_sac_hybrid.envs import PICK_PLACE_ID
 
 COMPARED = (
     "critic_loss",
@@ -222,10 +223,17 @@ def test_restored_optimizers_take_the_learning_rates_of_the_new_config(ray_sessi
         algo.stop()
 
 
-def test_checkpoint_of_a_version_before_categorical_critics_restores_with_scalar_heads(ray_session, tmp_path):
-    """A checkpoint written before ``critic_value_bins`` existed (its config lacks the key) ran
-    scalar heads: it restores with them, not with today's default, and trains on."""
-    algo = resume_config(critic_value_bins=None).build_algo()
+@pytest.mark.parametrize(
+    "key, before, env",
+    [("critic_value_bins", None, "Pendulum-v1"), ("discrete_critic_reads_arm", False, PICK_PLACE_ID)],
+)
+def test_checkpoint_of_a_version_before_a_setting_restores_with_what_that_version_ran(
+    ray_session, tmp_path, key, before, env
+):
+    """A checkpoint written before a setting existed (its config lacks the key) ran that
+    version's networks (scalar heads; a discrete critic of the state alone): it restores with
+    them, not with today's default ("auto"), and trains on."""
+    algo = resume_config(**{key: before}).environment(env).build_algo()
     try:
         algo.train()
         algo.save_to_path(str(tmp_path))
@@ -233,13 +241,13 @@ def test_checkpoint_of_a_version_before_categorical_critics_restores_with_scalar
         algo.stop()
     ctor_file = tmp_path / "class_and_ctor_args.pkl"  # what an older version wrote: no such key
     saved = pickle.loads(ctor_file.read_bytes())
-    del saved["ctor_args_and_kwargs"][0][0]["critic_value_bins"]
+    del saved["ctor_args_and_kwargs"][0][0][key]
     ctor_file.write_bytes(pickle.dumps(saved))
 
     algo = Algorithm.from_checkpoint(str(tmp_path))
     try:
-        assert algo.config.critic_value_bins is None
+        assert getattr(algo.config, key) == before
         assert algo.train()["num_env_steps_sampled_lifetime"] > 90
     finally:
         algo.stop()
-    assert HybridSACConfig.from_state(HybridSACConfig().get_state()).critic_value_bins == "auto"  # a new one keeps it
+    assert getattr(HybridSACConfig.from_state(HybridSACConfig().get_state()), key) == "auto"  # a new one keeps it
