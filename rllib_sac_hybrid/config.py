@@ -88,7 +88,7 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "discrete_critic_hidden_dims": (64, 64),
     "discrete_critic_lr": 3e-4,
     # True: Q_d(s, a_c), the gripper chosen after the arm; False: Q_d(s) (HIL-SERL's). "auto": True with
-    # vector observations, where it closed the greedy gap on GraspCarry and the pick-and-place; False with
+    # vector observations, where it narrowed the greedy gap on GraspCarry and the pick-and-place; False with
     # camera images, where the pixel task learned later with it (README, "The gripper chosen after the arm").
     "discrete_critic_reads_arm": "auto",
     # Advantage learning (Bellemare et al. 2016) in the discrete critic's target. Off: on GraspCarry from
