@@ -4,15 +4,18 @@
     python benchmarks/vs_sb3.py --tasks pendulum --seeds 0 1 2 --hybrid defaults preset:droq
     python benchmarks/vs_sb3.py --tasks pendulum --no-sb3 --set critic_value_bins=None   # settings on top
     python benchmarks/vs_sb3.py --tasks grasp-carry --hybrid                             # SB3 only
+    python benchmarks/vs_sb3.py --tasks reacher inverted-pendulum                        # MuJoCo, untuned
 
 Both systems train on the same env in this process, with the same torch threads, until the same
 criterion first holds: the mean of the last 10 finished training episodes reaches the task's
-target (Pendulum-v1: return -200; the built-in pick-and-place and GraspCarry: success rate 0.8).
+target (Pendulum-v1: return -200; the built-in pick-and-place and GraspCarry: success rate 0.8;
+MuJoCo's InvertedPendulum-v5: return 950 of 1,000; Reacher-v5: return -6, tasks nothing here was
+tuned on).
 Each run's clock starts when its algorithm is built (``build_algo()`` / ``SAC(...)``) and stops at the episode
 end that meets the criterion; Ray's start-up is not counted.
 
 - SB3 (``stable-baselines3``, in the ``bench`` extra): Pendulum with rl-zoo's settings
-  (``learning_rate=1e-3``, the rest SB3's defaults); pick-and-place with SB3's defaults. SB3 has
+  (``learning_rate=1e-3``, the rest SB3's defaults); the other tasks with SB3's defaults. SB3 has
   no hybrid actions, so its pick-and-place (and GraspCarry) action is a 3-dim Box whose last component is
   thresholded into the gripper's three choices (< -1/3, between, > 1/3).
 - HybridSAC: ``HybridSACConfig()`` with only the env set (``defaults``), or a preset
@@ -47,9 +50,13 @@ TASKS = {
     "pick-place": (envs.PICK_PLACE_ID, "success", 0.8, 40_000),
     # The learning issue's carry task: long horizon, rare events (+1 first grasp, +10 release at the goal).
     "grasp-carry": (envs.GRASP_CARRY_ID, "success", 0.8, 60_000),
+    # Tasks nothing here was tuned on (MuJoCo, gymnasium's v5): a first-run check of the defaults.
+    "inverted-pendulum": ("InvertedPendulum-v5", "return", 950.0, 30_000),
+    "reacher": ("Reacher-v5", "return", -6.0, 40_000),
 }
+HYBRID_TASKS = ("pick-place", "grasp-carry")
 WINDOW = 10
-SB3_SETTINGS = {"pendulum": {"learning_rate": 1e-3}, "pick-place": {}, "grasp-carry": {}}  # rl-zoo's Pendulum
+SB3_SETTINGS = {"pendulum": {"learning_rate": 1e-3}}  # rl-zoo's Pendulum; SB3's defaults elsewhere
 
 
 class ThresholdedGripper(gym.ActionWrapper):
@@ -72,7 +79,7 @@ def run_sb3(task: str, seed: int, threads: int) -> dict:
 
     env_id, metric, target, max_steps = TASKS[task]
     env = gym.make(env_id)
-    if task != "pendulum":  # the hybrid tasks
+    if task in HYBRID_TASKS:
         env = ThresholdedGripper(env)
     torch.set_num_threads(threads)
 
@@ -102,7 +109,7 @@ def run_sb3(task: str, seed: int, threads: int) -> dict:
             return True
 
     start = time.monotonic()
-    model = SAC("MlpPolicy", env, seed=seed, verbose=0, **SB3_SETTINGS[task])
+    model = SAC("MlpPolicy", env, seed=seed, verbose=0, **SB3_SETTINGS.get(task, {}))
     criterion = Criterion()
     model.learn(total_timesteps=max_steps, callback=criterion)
     return _summary("SB3 SAC", task, seed, criterion.reached, criterion.curve, time.monotonic() - start)

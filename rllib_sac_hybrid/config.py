@@ -50,7 +50,10 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     # Temperature. An entropy bonus of alpha ~ 1 a step swamps rewards of a few units per
     # episode, and log_alpha moves about lr per step: HIL-SERL's 1e-2 (see the README's "Learning").
     "temperature_init": 0.01,
-    "target_entropy": None,  # None: -(dim(a_c) + has_discrete) / 2
+    # None: -(dim(a_c) + 1) / 2 with a discrete part (HIL-SERL's; GraspCarry explores its gripper
+    # task only with a high target), -dim(a_c) without one (SAC's, Haarnoja et al. 2018: on Reacher-v5
+    # -dim/2 kept a control-cost task's policy too noisy to reach -6; README, "Wall clock").
+    "target_entropy": None,
     # Optimisation.
     "actor_lr": 3e-4,
     "critic_lr": 3e-4,
@@ -194,7 +197,8 @@ class HybridSACConfig(AlgorithmConfig):
             target (``use_backup_entropy``) is that of the bootstrap action only.
         tau: Polyak coefficient, target <- tau * online + (1 - tau) * target.
         temperature_init: initial alpha; log_alpha starts at log(temperature_init).
-        target_entropy: entropy target of the temperature loss; None = -(dim(a_c) + has_discrete) / 2.
+        target_entropy: entropy target of the temperature loss; None = -(dim(a_c) + 1) / 2 with a
+            discrete critic (HIL-SERL's), -dim(a_c) without one (SAC's).
         actor_lr, critic_lr, temperature_lr: Adam learning rates.
         grad_clip_norm: max gradient norm of every optimizer step (None = no clipping).
         use_backup_entropy: subtract alpha * log pi' in the critic target.
@@ -455,12 +459,14 @@ class HybridSACConfig(AlgorithmConfig):
         return super()._model_config_auto_includes | {k: getattr(self, k) for k in MODEL_CONFIG_KEYS}
 
     def resolved_target_entropy(self, action_space: gym.Space) -> float:
-        """``target_entropy``, or the auto rule -(dim(a_c) + has_discrete) / 2."""
+        """``target_entropy``, or the auto rule: -(dim(a_c) + 1) / 2 with a discrete critic
+        (HIL-SERL's), -dim(a_c) without one (SAC's)."""
         if self.target_entropy is not None:
             return float(self.target_entropy)
         layout = self.action_layout(action_space)
-        has_discrete = layout.has_discrete and self.fixed_discrete_action is None
-        return -(layout.continuous_dim + int(has_discrete)) / 2.0
+        if layout.has_discrete and self.fixed_discrete_action is None:
+            return -(layout.continuous_dim + 1) / 2.0
+        return -float(layout.continuous_dim)
 
     def resolved_utd_ratio(self, mixes_demonstrations: bool, has_images: bool = False) -> int:
         """``utd_ratio``, or for "auto" 4 while batches mix in demonstration rows of vector

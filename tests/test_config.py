@@ -256,7 +256,7 @@ def test_settings_survive_dict_round_trip():
 
 def test_target_entropy_auto_rule():
     config = HybridSACConfig()
-    assert config.resolved_target_entropy(gym.spaces.Box(-1, 1, (6,))) == -3.0
+    assert config.resolved_target_entropy(gym.spaces.Box(-1, 1, (6,))) == -6.0  # SAC's -dim(a)
     assert config.training(target_entropy=-1.0).resolved_target_entropy(gym.spaces.Box(-1, 1, (6,))) == -1.0
 
 

@@ -96,10 +96,10 @@ def test_fixed_discrete_action_is_checked_against_the_space():
 def test_target_entropy_counts_the_discrete_part():
     config = HybridSACConfig()
     assert config.resolved_target_entropy(gym.spaces.Tuple([BOX, GRIPPER])) == -2.0  # -(3 + 1) / 2
-    assert config.resolved_target_entropy(BOX) == -1.5
+    assert config.resolved_target_entropy(BOX) == -3.0  # no discrete part: SAC's -dim(a)
     flat = SUPPORTED["flat_last_dim"][0]
     assert config.training(discrete_action_in_last_dim=True).resolved_target_entropy(flat) == -2.0
-    assert config.training(fixed_discrete_action=1).resolved_target_entropy(flat) == -1.5  # nothing discrete learned
+    assert config.training(fixed_discrete_action=1).resolved_target_entropy(flat) == -3.0  # nothing discrete learned
 
 
 # ---- the discrete critic ------------------------------------------------------------------------
