@@ -232,7 +232,7 @@ def test_checkpoint_of_a_version_before_a_setting_restores_with_what_that_versio
 ):
     """A checkpoint written before a setting existed (its config lacks the key) ran that
     version's networks (scalar heads; a discrete critic of the state alone): it restores with
-    them, not with today's default ("auto"), and trains on."""
+    them, not with today's default where it differs ("auto"), and trains on."""
     algo = resume_config(**{key: before}).environment(env).build_algo()
     try:
         algo.train()

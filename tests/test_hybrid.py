@@ -242,16 +242,19 @@ def test_discrete_critic_reading_the_arm_chooses_after_the_arm_moves():
         HybridSACConfig().training(discrete_critic_reads_arm=1).validate()
 
 
-def test_discrete_critic_reads_the_arm_by_default_from_vectors_not_from_images():
-    """ "auto": the discrete critic reads the arm with vector observations (its first layer is
-    dim(a_c) wider), not with camera images; never without a discrete critic."""
+def test_discrete_critic_reads_the_arm_when_auto_from_vectors_not_from_images():
+    """The default: a discrete critic of the state alone (HIL-SERL's). "auto": it reads the arm
+    with vector observations (its first layer is dim(a_c) wider), not with camera images; never
+    without a discrete critic."""
     images = gym.spaces.Dict(
         {"image": gym.spaces.Box(0, 255, (16, 16, 3), np.uint8), "state": gym.spaces.Box(-1, 1, (2,))}
     )
-    assert hybrid_module().discrete_critic_reads_arm
-    assert not hybrid_module(discrete_critic_reads_arm=False).discrete_critic_reads_arm
+    assert HybridSACConfig().discrete_critic_reads_arm is False
+    assert not hybrid_module().discrete_critic_reads_arm
+    assert hybrid_module(discrete_critic_reads_arm="auto").discrete_critic_reads_arm
     torch.manual_seed(0)
-    pixels = make_module(obs_space=images, action_space=gym.spaces.Tuple([gym.spaces.Box(-1, 1, (2,)), GRIPPER]))
+    hybrid = gym.spaces.Tuple([gym.spaces.Box(-1, 1, (2,)), GRIPPER])
+    pixels = make_module(obs_space=images, action_space=hybrid, discrete_critic_reads_arm="auto")
     assert not pixels.discrete_critic_reads_arm
     assert not make_module(discrete_critic_reads_arm=True).discrete_critic_reads_arm  # a Box action
     width = {r: hybrid_module(discrete_critic_reads_arm=r).discrete_critic.trunk[0].in_features for r in (False, True)}
