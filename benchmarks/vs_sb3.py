@@ -55,7 +55,6 @@ TASKS = {
     "reacher": ("Reacher-v5", "return", -6.0, 40_000),
     "inverted-double-pendulum": ("InvertedDoublePendulum-v5", "return", 9000.0, 40_000),
 }
-HYBRID_TASKS = ("pick-place", "grasp-carry")
 WINDOW = 10
 SB3_SETTINGS = {"pendulum": {"learning_rate": 1e-3}}  # rl-zoo's Pendulum; SB3's defaults elsewhere
 
@@ -80,7 +79,7 @@ def run_sb3(task: str, seed: int, threads: int) -> dict:
 
     env_id, metric, target, max_steps = TASKS[task]
     env = gym.make(env_id)
-    if task in HYBRID_TASKS:
+    if isinstance(env.action_space, gym.spaces.Tuple):  # a hybrid task: SB3 needs one Box
         env = ThresholdedGripper(env)
     torch.set_num_threads(threads)
 
