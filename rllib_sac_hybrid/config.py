@@ -60,12 +60,12 @@ HYBRID_SAC_DEFAULTS: dict[str, Any] = {
     "temperature_lr": 3e-4,
     "grad_clip_norm": 40.0,
     "actor_q_reduction": "min",
-    # Networks. 64 wide learned the pick-and-place in a third of the env steps of 256 wide (training
-    # success at 4,000 env steps 0.63 vs 0.17, at 10,000 0.93 vs 0.33) and runs ~2x faster per step.
+    # Networks. "auto" widths: 64 with a discrete critic (hybrid actions), 256 for a Box action
+    # (module.AUTO_HIDDEN_DIMS: measured both ways, README "Network widths").
     "encoder_latent_dim": 64,
     "shared_encoder": True,
-    "actor_hidden_dims": (64, 64),
-    "critic_hidden_dims": (64, 64),
+    "actor_hidden_dims": "auto",
+    "critic_hidden_dims": "auto",
     "activation": "silu",
     "actor_layer_norm": True,
     "critic_layer_norm": True,
@@ -207,9 +207,11 @@ class HybridSACConfig(AlgorithmConfig):
         use_backup_entropy: subtract alpha * log pi' in the critic target.
         actor_q_reduction: "min" (SAC) or "mean" (REDQ) over heads in the actor loss.
         encoder_latent_dim, shared_encoder: observation encoder width; share it with the actor.
-        actor_hidden_dims, critic_hidden_dims, activation, actor_layer_norm, critic_layer_norm,
-        actor_dropout, critic_dropout, init_final: MLP settings; init_final = uniform(+-x) init
-            of scalar critics' output layer (None = orthogonal).
+        actor_hidden_dims, critic_hidden_dims: MLP widths; "auto": (64, 64) with a discrete
+            critic (hybrid actions), (256, 256) for a Box action.
+        activation, actor_layer_norm, critic_layer_norm, actor_dropout, critic_dropout,
+        init_final: MLP settings; init_final = uniform(+-x) init of scalar critics' output layer
+            (None = orthogonal).
         critic_value_bins: None (Q regressed by squared TD error) or K >= 2: categorical critic
             heads, each a distribution over K fixed values from -3,000 to 3,000 (symlog-spaced)
             learned by cross-entropy to the two-hot split of the TD target; "auto": 101 with a
@@ -426,7 +428,8 @@ class HybridSACConfig(AlgorithmConfig):
         super().training(gamma=gamma, **kwargs)
         for name, value in ours.items():
             if value is not NotProvided:
-                setattr(self, name, tuple(value) if name.endswith("hidden_dims") else value)
+                is_dims = name.endswith("hidden_dims") and isinstance(value, (list, tuple))
+                setattr(self, name, tuple(value) if is_dims else value)
         return self
 
     def get_evaluation_config_object(self) -> AlgorithmConfig | None:
@@ -571,8 +574,9 @@ class HybridSACConfig(AlgorithmConfig):
             raise ValueError(f"grad_clip_norm={self.grad_clip_norm!r} is invalid; allowed: None or a number > 0.")
         if self.actor_q_reduction not in ACTOR_Q_REDUCTIONS:
             raise ValueError(f"actor_q_reduction={self.actor_q_reduction!r} is invalid; allowed: {ACTOR_Q_REDUCTIONS}.")
-        for name in ("actor_hidden_dims", "critic_hidden_dims", "discrete_critic_hidden_dims"):
-            _hidden_dims(name, getattr(self, name))
+        for name in ("actor_hidden_dims", "critic_hidden_dims"):
+            _hidden_dims(name, getattr(self, name), auto=True)
+        _hidden_dims("discrete_critic_hidden_dims", self.discrete_critic_hidden_dims)
         _int_at_least("encoder_latent_dim", self.encoder_latent_dim, 1)
         if self.image_backbone is not None and not (callable(self.image_backbone) or _import_path(self.image_backbone)):
             raise ValueError(
@@ -856,13 +860,16 @@ def _validate_resources_by_runner(by_runner: Any, num_env_runners: int) -> None:
                 )
 
 
-def _hidden_dims(name: str, dims: Sequence[int]) -> None:
+def _hidden_dims(name: str, dims: Sequence[int] | str, auto: bool = False) -> None:
+    if auto and dims == "auto":
+        return
     if (
         not isinstance(dims, (list, tuple))
         or len(dims) == 0
         or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims)
     ):
-        raise ValueError(f"{name}={dims!r} is invalid; allowed: a non-empty list of positive integers.")
+        also = ' or "auto" (64 wide with a discrete critic, 256 for a Box action)' if auto else ""
+        raise ValueError(f"{name}={dims!r} is invalid; allowed: a non-empty list of positive integers{also}.")
 
 
 def new_api_stack_notice_key(algo_class: type) -> str:

@@ -261,6 +261,26 @@ def test_discrete_critic_reads_the_arm_when_auto_from_vectors_not_from_images():
     assert width[True] == width[False] + 2
 
 
+def test_network_widths_auto_are_64_with_a_discrete_critic_and_256_for_a_box_action():
+    """The default "auto" widths: (64, 64) for the actor and critics where a discrete critic picks part
+    of the action, (256, 256) where the action is a Box (or the discrete part is fixed); a tuple is
+    taken as given; anything else is refused naming the setting."""
+    auto = {"actor_hidden_dims": "auto", "critic_hidden_dims": "auto"}
+    assert all(getattr(HybridSACConfig(), k) == "auto" for k in auto)
+    hybrid = gym.spaces.Tuple([gym.spaces.Box(-1, 1, (2,)), GRIPPER])
+
+    def widths(module) -> tuple[int, int]:  # the first hidden layer of the actor and of the critic heads
+        return next(module.actor.parameters()).shape[0], next(module.critic.parameters()).shape[-1]
+
+    assert widths(make_module(action_space=hybrid, **auto)) == (64, 64)
+    assert widths(make_module(**auto)) == (256, 256)  # Box(2)
+    assert widths(make_module(action_space=hybrid, fixed_discrete_action=1, **auto)) == (256, 256)
+    assert widths(make_module(action_space=hybrid, actor_hidden_dims=(8,), critic_hidden_dims=[16, 16])) == (8, 16)
+    for bad in ("wide", 256, (64, 0)):
+        with pytest.raises(ValueError, match=r"critic_hidden_dims=.* is invalid; allowed: .* or \"auto\""):
+            HybridSACConfig().training(critic_hidden_dims=bad).validate()
+
+
 def test_double_dqn_selects_with_the_online_critic():
     """Online prefers action 0, target prefers action 2: the target must be read at action 0."""
     module = hybrid_module()
