@@ -7,12 +7,16 @@ works; ``HybridSACConfig().environment(...).build_algo()`` builds it directly.
 
 from __future__ import annotations
 
-from rllib_sac_hybrid import envs  # noqa: F401  (registers the built-in gymnasium envs)
+from rllib_sac_hybrid import (
+    _moved,  # noqa: F401  (the module paths of 0.1.0 resolve to their new homes)
+    envs,  # noqa: F401  (registers the built-in gymnasium envs)
+)
 from rllib_sac_hybrid.algorithm import HybridSAC
 from rllib_sac_hybrid.config import HybridSACConfig
 from rllib_sac_hybrid.learner import HybridSACTorchLearner
 from rllib_sac_hybrid.module import HybridSACTorchRLModule
 
+__version__ = "0.2.0"
 ALGORITHM_NAME = "HybridSAC"
 
 
@@ -27,6 +31,7 @@ register()
 
 __all__ = [
     "ALGORITHM_NAME",
+    "__version__",
     "HybridSAC",
     "HybridSACConfig",
     "HybridSACTorchLearner",

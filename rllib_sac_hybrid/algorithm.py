@@ -27,11 +27,16 @@ from ray.rllib.utils.metrics import (
 from ray.tune.execution.placement_groups import PlacementGroupFactory
 
 from rllib_sac_hybrid.config import NON_FINITE_MODES, HybridSACConfig
-from rllib_sac_hybrid.demos import demonstration_transitions, read_episodes
-from rllib_sac_hybrid.env_runner import COMPONENT_ENV_STATE
-from rllib_sac_hybrid.episode_window import EpisodeWindow
-from rllib_sac_hybrid.placement import add_runner_resources, placed_env_runner_groups
-from rllib_sac_hybrid.replay import concat_transitions, drop_transitions, episodes_to_transitions, non_finite_rows
+from rllib_sac_hybrid.data.demonstrations import demonstration_transitions, read_episodes
+from rllib_sac_hybrid.data.transitions import (
+    concat_transitions,
+    drop_transitions,
+    episodes_to_transitions,
+    non_finite_rows,
+)
+from rllib_sac_hybrid.runtime.env_runner import COMPONENT_ENV_STATE
+from rllib_sac_hybrid.runtime.episode_window import EpisodeWindow
+from rllib_sac_hybrid.runtime.placement import add_runner_resources, placed_env_runner_groups
 
 logger = logging.getLogger(__name__)
 NUM_NON_FINITE_DROPPED = "num_non_finite_transitions_dropped"

@@ -22,7 +22,7 @@ import torch
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.cli import key_values
 from rllib_sac_hybrid.envs import PICK_PLACE_ID
-from rllib_sac_hybrid.evaluation import greedy_evaluation
+from rllib_sac_hybrid.runtime.evaluation import greedy_evaluation
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -9,7 +9,6 @@ call (``update.SACUpdater``), each critic step on a fresh batch and followed by 
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,17 +25,15 @@ from ray.rllib.utils.metrics import (
 )
 from ray.rllib.utils.typing import ModuleID
 
-from rllib_sac_hybrid import distributed, warm_start
-from rllib_sac_hybrid.observation_normalization import ObservationMoments
-from rllib_sac_hybrid.replay import (
-    INTERVENTION_KEY,
-    TensorReplayBuffer,
-    concat_batches,
-    drop_transitions,
-    shift_images,
-    shift_pad_for,
-)
-from rllib_sac_hybrid.reward_scale import ReturnScale
+from rllib_sac_hybrid.data.augment import shift_pad_for
+from rllib_sac_hybrid.data.observation_normalization import ObservationMoments
+from rllib_sac_hybrid.data.pipeline import batch_stream
+from rllib_sac_hybrid.data.replay import TensorReplayBuffer
+from rllib_sac_hybrid.data.reward_scale import ReturnScale
+from rllib_sac_hybrid.data.transitions import INTERVENTION_KEY, drop_transitions
+from rllib_sac_hybrid.robot import warm_start
+from rllib_sac_hybrid.runtime import distributed
+from rllib_sac_hybrid.runtime.rng import rng_state, set_rng_state
 from rllib_sac_hybrid.spaces import image_shapes, observation_dims
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
 
@@ -266,20 +263,14 @@ class HybridSACTorchLearner(TorchLearner):
         demo = self._demo_replay.get(module_id)
         if demo is None or len(demo) == 0:
             raise ValueError(f"bc_pretrain_steps={steps} needs demonstrations; module {module_id!r} has none.")
-        module = self.module[module_id].unwrapped()
-        module.train()
+        self.module[module_id].unwrapped().train()
         updater = self._updaters[module_id]
-        pads = self._image_shift[module_id]
-        scale = self._return_scale[module_id].scale if module_id in self._return_scale else None
-        batch_size = self._batch_sizes[module_id]
+        next_batch = batch_stream(
+            steps, [(demo, self._batch_sizes[module_id])], self._image_shift[module_id], self._reward_scale(module_id)
+        )
         metrics: list[dict[str, torch.Tensor]] = []
-        for rows in demo.sample_indices(steps, batch_size):
-            batch = demo.gather(rows)
-            batch = shift_images(batch, pads) if pads else batch
-            batch = module.prepare_batch(scale_rewards(batch, scale) if scale is not None else batch)
-            metrics.append(updater.critic_step(batch))
-            updater.polyak_update()
-            metrics.append(updater.behaviour_cloning_step(batch))
+        for _ in range(steps):
+            metrics += updater.pretrain_update(next_batch)
         self._log_round(module_id, metrics, steps_trained=0)
         self._weights_seq_no += 1
         return warm_start.summary(metrics)
@@ -392,35 +383,19 @@ class HybridSACTorchLearner(TorchLearner):
         utd_ratio = self.utd_ratio_for(module_id, from_demos)
         num_batches = num_updates * utd_ratio
         # All indices of the round in one draw; each critic step gathers its own fresh rows.
-        rows = iter(replay.sample_indices(num_batches, online))
-        if from_demos:
-            demo = self._demo_replay[module_id]
-            demo_rows = iter(demo.sample_indices(num_batches, from_demos))
-
-            def gather():
-                return concat_batches(replay.gather(next(rows)), demo.gather(next(demo_rows)))
-        else:
-
-            def gather():
-                return replay.gather(next(rows))
-
-        pads = self._image_shift[module_id]
-        scale = self._return_scale[module_id].scale if module_id in self._return_scale else None
-        if pads or scale is not None:  # the scale stays fixed within a round
-
-            def next_batch():
-                batch = gather()
-                batch = shift_images(batch, pads) if pads else batch
-                return scale_rewards(batch, scale) if scale is not None else batch
-        else:
-            next_batch = gather  # nothing to wrap on the UTD loop's path
-
+        sources = [(replay, online), (self._demo_replay.get(module_id), from_demos)]
+        next_batch = batch_stream(num_batches, sources, self._image_shift[module_id], self._reward_scale(module_id))
         step_metrics: list[dict[str, torch.Tensor]] = []
         for _ in range(num_updates):
             step_metrics += updater.update(next_batch, demo_rows=from_demos, utd_ratio=utd_ratio)
         rows_trained = num_batches * (online + from_demos)
         self._log_round(module_id, step_metrics, steps_trained=rows_trained)
         return rows_trained
+
+    def _reward_scale(self, module_id: ModuleID) -> float | None:
+        """The factor of ``reward_scaling="return_std"`` now (fixed within a round), or None."""
+        stats = self._return_scale.get(module_id)
+        return stats.scale if stats is not None else None
 
     def _log_round(self, module_id: ModuleID, step_metrics: list[dict[str, torch.Tensor]], steps_trained: int) -> None:
         """Adds the round's step metrics to running sums on the device: no host sync per round.
@@ -452,23 +427,14 @@ class HybridSACTorchLearner(TorchLearner):
         return spec
 
 
-def scale_rewards(batch, scale: float):
-    """The batch with its rewards (and discrete penalties) multiplied by ``scale``."""
-    penalty = batch.discrete_penalty * scale if batch.discrete_penalty is not None else None
-    return batch._replace(reward=batch.reward * scale, discrete_penalty=penalty)
-
-
 def learner_torch_threads(config) -> int:
     """The learner's torch thread count: ``config.learner_torch_threads``, or else the CPUs Ray
     assigned to this process (a remote learner, a Tune trial), or else - a learner in a plain
     driver process - the process's own torch setting (``torch.get_num_threads()``: torch's
     default of every core unless the driver chose fewer, e.g. to leave cores to other jobs).
 
-    Measured on 2 cores (``benchmarks/throughput.py --threads-study``, 256x256, N=2): the
-    update floor runs 37 / 53 critic steps/s on 1 / 2 threads at UTD 1 and 65 / 89 at UTD 20.
     Sampling and learning alternate (synchronous rounds), so the learner may take the cores
-    that remote EnvRunners reserve: at UTD 20, learner 2 threads + one remote runner gives 89
-    steps/s against 63 with the learner on the 1 core left over. EnvRunners keep 1 thread.
+    that remote EnvRunners reserve; EnvRunners keep 1 thread (docs/research/wall-clock.md).
     """
     if config.learner_torch_threads is not None:
         return int(config.learner_torch_threads)
@@ -479,18 +445,6 @@ def learner_torch_threads(config) -> int:
             if assigned >= 1:
                 return int(assigned)
     return torch.get_num_threads()
-
-
-def rng_state() -> dict[str, Any]:
-    """This process's torch, numpy and Python RNG states."""
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-
-
-def set_rng_state(state: Mapping[str, Any]) -> None:
-    """Restores ``rng_state()``'s output."""
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
 
 
 def _learning_rates(config) -> dict[str, float]:

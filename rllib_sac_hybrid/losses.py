@@ -13,21 +13,12 @@ exactly this code.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 import torch
 
+from rllib_sac_hybrid.data.batch import Batch, Latents, Observation
 from rllib_sac_hybrid.networks import two_hot
-from rllib_sac_hybrid.replay import Batch, Observation
-
-
-class Latents(NamedTuple):
-    """A batch's observations encoded once and shared by the losses of one critic step."""
-
-    obs: torch.Tensor  # (B, D) online encoder, with grad: the critic losses train it
-    next_obs: torch.Tensor  # (B, D) online encoder, no grad
-    next_actor: torch.Tensor  # (B, D') the actor's view of next_obs, no grad
-    target_next_obs: torch.Tensor  # (B, D) target encoder, no grad
 
 
 class SACNetworks(Protocol):

@@ -20,7 +20,8 @@ from ray.rllib.core.rl_module.torch import TorchRLModule
 from ray.util.debug import log_once
 from torch import nn
 
-from rllib_sac_hybrid.losses import Latents
+from rllib_sac_hybrid.data.batch import Latents
+from rllib_sac_hybrid.data.observation_normalization import ObservationNormalizer
 from rllib_sac_hybrid.networks import (
     BackboneFeatures,
     CriticEnsemble,
@@ -28,63 +29,20 @@ from rllib_sac_hybrid.networks import (
     FrozenBackbone,
     ObservationEncoder,
     TanhGaussianActor,
+    camera_name,
     images_to_float,
+    load_backbone_weights,
     resolve_backbone,
     squashed_gaussian_log_prob,
 )
-from rllib_sac_hybrid.observation_normalization import ObservationNormalizer
+from rllib_sac_hybrid.settings import (
+    resolved_critic_value_bins,
+    resolved_discrete_critic_reads_arm,
+    resolved_hidden_dims,
+)
 from rllib_sac_hybrid.spaces import ActionLayout, flatten_observation, image_shapes, observation_dims
 
-# critic_value_bins "auto": categorical heads (101 values) where a discrete critic picks part of the
-# action (a gripper) and the observations are vectors. The arm critics do not see that choice, so
-# their targets jump with it (a grasp, a release at the goal): the rare large targets that squared
-# error lets dominate. Against scalar heads, categorical ones learned the hybrid pick-and-place in
-# about half the env steps (80% training success at 5,000 / 6,000 / 7,000 on seeds 0-2, against
-# 9,000 / 12,000 / 13,000), took GraspCarry's exploring policy to 0.13-0.17 success (0 before) and
-# left gym-hil with demonstrations as it was. Elsewhere they were slower: Pendulum (a Box action)
-# took 1.3x the env steps to -200 (seeds 0-3), and with camera images the 16x16 pixel task learned
-# later (greedy 0.00 against 0.28 at 3,000 env steps). README, "Categorical critics".
-AUTO_CRITIC_VALUE_BINS = 101
-
-
-def resolved_critic_value_bins(
-    setting: int | str | None, has_discrete_critic: bool, has_images: bool, init_final: float | None = None
-) -> int | None:
-    """``critic_value_bins``, or for "auto" 101 (categorical heads) with a discrete critic and
-    vector observations, else None (scalar heads; also when ``init_final``, a scalar head's
-    setting, is given)."""
-    if setting == "auto":
-        return AUTO_CRITIC_VALUE_BINS if has_discrete_critic and not has_images and init_final is None else None
-    return setting
-
-
-# actor_hidden_dims / critic_hidden_dims "auto". With a discrete critic, 256 wide learned the hybrid
-# pick-and-place no faster than 64 (80% training success at 8,000 / 4,000 / 10,000 env steps on seeds
-# 0-2 against 5,000 / 6,000 / 7,000) at twice the time per step. For a Box action, 256 wide needed
-# fewer env steps than 64 on all nine runs of Pendulum, Reacher and the inverted pendulums (Reacher:
-# 13,800 / 12,400 / 12,000 against 20,000 / 29,200 / 18,800 to -6), and on the pick-and-place with
-# a Box action it reached 80% at 6,000 / 7,000 / 10,000 where 64 wide took 20,000 / never / 10,000
-# (README, "Network widths").
-AUTO_HIDDEN_DIMS = {"hybrid": (64, 64), "box": (256, 256)}
-
-
-def resolved_hidden_dims(setting: tuple[int, ...] | str, has_discrete_critic: bool) -> tuple[int, ...]:
-    """``actor_hidden_dims`` / ``critic_hidden_dims``, or for "auto" (64, 64) with a discrete critic
-    and (256, 256) without one."""
-    if setting == "auto":
-        return AUTO_HIDDEN_DIMS["hybrid" if has_discrete_critic else "box"]
-    return tuple(setting)
-
-
-def resolved_discrete_critic_reads_arm(setting: bool | str, has_discrete_critic: bool, has_images: bool) -> bool:
-    """``discrete_critic_reads_arm``, or for "auto" True with vector observations and False with
-    camera images; False without a discrete critic."""
-    if not has_discrete_critic:
-        return False
-    return not has_images if setting == "auto" else bool(setting)
-
-
-# Keys of `model_config` the module reads; their defaults live on HybridSACConfig only.
+# Keys of `model_config` the module reads; their defaults live in settings.py only.
 MODEL_CONFIG_KEYS = (
     "num_critics",
     "encoder_latent_dim",
@@ -253,8 +211,6 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
 
     def _load_backbone_weights(self, path: str, images: dict) -> None:
         """Each camera's backbone (the frozen one, or the encoders' own) from a pretraining file."""
-        from rllib_sac_hybrid.pretrain import camera_name, load_backbone_weights
-
         weights = load_backbone_weights(path)
         missing = [camera_name(k) for k in images if camera_name(k) not in weights]
         if missing:

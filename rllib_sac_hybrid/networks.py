@@ -451,3 +451,36 @@ class DiscreteCritic(nn.Module):
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         """Args: latent (B, D). Returns: Q (B, K)."""
         return self.out(self.trunk(latent))
+
+
+# ---- pretrained backbone weights (python -m rllib_sac_hybrid.robot.pretrain writes them) ----
+WEIGHTS_FORMAT = 1  # version of the saved file's layout
+
+
+def camera_name(key: str | None) -> str:
+    """A camera's key in the weights file ("" for an image observation that is the whole Box)."""
+    return "" if key is None else key
+
+
+def load_backbone_weights(path: str) -> dict[str, dict[str, torch.Tensor]]:
+    """The per-camera backbone weights of a ``pretrain_image_backbone`` file.
+
+    Raises:
+        ValueError: the file is missing, unreadable, or not such a file.
+    """
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as error:
+        raise ValueError(f"image_backbone_weights={path!r} does not exist; allowed: a file written by "
+                         "python -m rllib_sac_hybrid.robot.pretrain.") from error  # fmt: skip
+    except Exception as error:
+        raise ValueError(
+            f"image_backbone_weights={path!r} could not be read ({type(error).__name__}: {error}); "
+            "allowed: a file written by python -m rllib_sac_hybrid.robot.pretrain."
+        ) from error
+    if not isinstance(saved, dict) or saved.get("format") != WEIGHTS_FORMAT or "backbones" not in saved:
+        raise ValueError(
+            f"image_backbone_weights={path!r} is not a backbone weights file (format {WEIGHTS_FORMAT}); allowed: a "
+            "file written by python -m rllib_sac_hybrid.robot.pretrain."
+        )
+    return saved["backbones"]

@@ -7,7 +7,7 @@ settings passed after it win::
     HybridSACConfig().environment("rllib_sac_hybrid/GymHilPickCube-v0").preset("hil-serl").training(
         discrete_action_in_last_dim=True, demonstrations="demos/")
 
-The defaults themselves live in ``config.HYBRID_SAC_DEFAULTS``; presets only say where a known
+The defaults themselves live in ``settings.SETTINGS``; presets only say where a known
 recipe differs from them or fixes a value on purpose.
 """
 
@@ -47,10 +47,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "critic_actor_ratio": 2,
         "policy_update_freq": 1,
         # The learner runs free of the robot (train_rlpd.py's learner loop never waits for env
-        # steps), so its critic steps per env step are set by its GPU's speed, not published.
-        # "auto" runs 4 while batches mix in demonstrations. On gym-hil pick-cube (20 demos, no
-        # cloning) it reached 0.64-0.66 greedy success at 10,000 env steps on seeds 0-2, against
-        # 0.00 on seed 0 when the preset read cta_ratio as utd_ratio=2 (README, "gym-hil pick-cube").
+        # steps), so its critic steps per env step are not published: "auto" (docs/research/gym-hil.md).
         "utd_ratio": "auto",
         "train_batch_size_per_learner": 256,  # config.py: batch_size = 256
         "online_ratio": 0.5,  # train_rlpd.py: "50/50 sampling from RLPD", batch_size // 2 from each
@@ -73,13 +70,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         # transitions). Here learning starts after num_random_steps steps of random actions, so
         # the closest is a short random warm-up of the same length.
         "num_random_steps": 100,
-        # Not set, so this library's defaults apply: train_rlpd.py has no behaviour cloning (its
-        # demonstrations only fill the second replay), while bc_pretrain_steps / bc_weight "auto"
-        # clone demonstrations when there are some. On gym-hil pick-cube (20 demos, 10,000 env
-        # steps, actor on the min of the critics) the preset without cloning reached 0.64 / 0.64 /
-        # 0.66 greedy success at the end on seeds 0 / 1 / 2; with it 0.80 / 0.70 / 0.82. With
-        # cloning and the actor on the mean: 0.98 / 0.98 / 0.92, 0.82 / 0.88 on seeds 3 / 4, 0.90 / 0.90 on 5 / 6
-        # (README, "gym-hil pick-cube"). HIL-SERL's exact recipe:
+        # Not set, so this library's cloning of demonstrations applies (train_rlpd.py has none; the
+        # preset learned gym-hil better with it: docs/research/gym-hil.md). HIL-SERL's exact recipe:
         # .training(bc_pretrain_steps=0, bc_weight=0.0).
     },
     # REDQ (Chen et al. 2021, "Randomized Ensembled Double Q-Learning"), watchernyu/REDQ:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rllib_sac_hybrid.settings import HYBRID_SAC_DEFAULTS
+
 # RLlib SACConfig.training() names -> what HybridSAC reads instead.
 RLLIB_SAC_TRAINING_NAMES: dict[str, str] = {
     "initial_alpha": "temperature_init",
@@ -62,8 +64,6 @@ def _user_model_config(config) -> dict:
 
 
 def _evaluation_overrides(config) -> list[str]:
-    from rllib_sac_hybrid.config import HYBRID_SAC_DEFAULTS
-
     overrides = config.evaluation_config
     if overrides is None or not isinstance(overrides, dict):
         return []

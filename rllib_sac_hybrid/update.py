@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from rllib_sac_hybrid import losses
-from rllib_sac_hybrid.replay import Batch, last_rows
+from rllib_sac_hybrid.data.batch import Batch, last_rows
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,15 @@ class SACUpdater:
             for _ in range(s.policy_update_freq):
                 metrics.append(self.policy_step(batch.obs, self._clone_rows(batch, demo_rows)))
         self.num_updates += 1
+        return metrics
+
+    def pretrain_update(self, next_batch: Callable[[], Batch]) -> list[dict[str, torch.Tensor]]:
+        """One behaviour-cloning pretraining step (``bc_pretrain_steps``) on a demonstration batch:
+        a critic step and its Polyak update, then ``behaviour_cloning_step`` on the same batch."""
+        batch = self.module.prepare_batch(next_batch())
+        metrics = [self.critic_step(batch)]
+        self.polyak_update()
+        metrics.append(self.behaviour_cloning_step(batch))
         return metrics
 
     def _clone_rows(self, batch: Batch, demo_rows: int) -> Batch | None:

@@ -31,7 +31,7 @@ MAX_ITERATIONS = 20
 
 
 def _runner_report(runner) -> dict:
-    from rllib_sac_hybrid.local_cluster import this_node_name
+    from rllib_sac_hybrid.runtime.local_cluster import this_node_name
 
     return {
         "worker_index": runner.worker_index,
@@ -42,7 +42,7 @@ def _runner_report(runner) -> dict:
 
 def _learner_report(learner) -> dict:
     from rllib_sac_hybrid import distributed
-    from rllib_sac_hybrid.local_cluster import this_node_name
+    from rllib_sac_hybrid.runtime.local_cluster import this_node_name
 
     module = learner.module[DEFAULT_MODULE_ID].unwrapped()
     return {
@@ -61,7 +61,7 @@ def _crash(runner) -> None:
 def main() -> None:
     from rllib_sac_hybrid import HybridSACConfig
     from rllib_sac_hybrid.envs import SIM_ROBOT_ID
-    from rllib_sac_hybrid.local_cluster import local_cluster
+    from rllib_sac_hybrid.runtime.local_cluster import local_cluster
 
     utd = 2
     config = (

@@ -252,3 +252,23 @@ def test_checkpoint_of_a_version_before_a_setting_restores_with_what_that_versio
         algo.stop()
     new = HybridSACConfig().training(**{key: "auto"}).get_state()
     assert getattr(HybridSACConfig.from_state(new), key) == "auto"  # a checkpoint that has the key keeps it
+
+
+def test_a_checkpoint_of_0_1_0_restores_and_trains(ray_session, tmp_path):
+    """tests/data/checkpoint_v0_1_0 was written by version 0.1.0, whose pickles name classes by the
+    flat layout (rllib_sac_hybrid.env_runner.HybridSACEnvRunner, ...callbacks...): it restores
+    after the move into sub-packages and trains on from its counters."""
+    import shutil
+
+    source = pathlib.Path(__file__).parent / "data" / "checkpoint_v0_1_0"
+    shutil.copytree(source, tmp_path / "checkpoint")
+    algo = Algorithm.from_checkpoint(str(tmp_path / "checkpoint"))
+    try:
+        from rllib_sac_hybrid.runtime.env_runner import HybridSACEnvRunner
+
+        assert isinstance(algo.config, HybridSACConfig) and algo.config.env_runner_cls is HybridSACEnvRunner
+        result = algo.train()
+        assert result["num_env_steps_sampled_lifetime"] > 40  # 40 before the save
+        assert result["learners"][DEFAULT_MODULE_ID]["num_critic_steps_lifetime"] > 0
+    finally:
+        algo.stop()

@@ -94,6 +94,20 @@ BAD_SETTINGS = [
     ({"n_step": 2.0}, "n_step", "integer"),
     ({"grasp_penalty": float("nan")}, "grasp_penalty", "finite number"),
     ({"reward_scaling": "std"}, "reward_scaling", "('return_std', None)"),
+    ({"actor_layer_norm": 1}, "actor_layer_norm", "True or False"),
+    ({"critic_layer_norm": "no"}, "critic_layer_norm", "True or False"),
+    ({"shared_encoder": None}, "shared_encoder", "True or False"),
+    ({"use_backup_entropy": 0}, "use_backup_entropy", "True or False"),
+    ({"critic_dropout": -0.1}, "critic_dropout", "[0, 1)"),
+    ({"encoder_latent_dim": 0}, "encoder_latent_dim", ">= 1"),
+    ({"bc_pretrain_steps": -1}, "bc_pretrain_steps", '>= 0 or "auto"'),
+    ({"discrete_critic_reads_arm": "yes"}, "discrete_critic_reads_arm", 'True, False or "auto"'),
+    ({"initial_policy": 3}, "initial_policy", "HybridSAC checkpoint"),
+    ({"observation_normalization": "batch"}, "observation_normalization", "(None, 'running')"),
+    ({"reward_classifier_mode": "swap"}, "reward_classifier_mode", "('replace', 'add')"),
+    ({"reward_classifier_terminates": "yes"}, "reward_classifier_terminates", "True or False"),
+    ({"reward_classifier_threshold": 1.0}, "reward_classifier_threshold", "(0, 1)"),
+    ({"target_entropy": "high"}, "target_entropy", "None (auto) or a number"),
 ]
 
 
@@ -328,3 +342,26 @@ def test_behaviour_cloning_defaults_pretrain_only_with_demonstrations_and_clone_
     assert (config.resolved_bc_pretrain_steps(), config.resolved_bc_weight()) == (1000, 1.0)
     config = config.training(bc_pretrain_steps=0, bc_weight=0.25)
     assert (config.resolved_bc_pretrain_steps(), config.resolved_bc_weight()) == (0, 0.25)
+
+
+def test_each_setting_is_validated_with_the_allowed_values_its_one_definition_names():
+    """settings.SETTINGS is the one source: a bad value of a setting is refused with that
+    setting's ``allowed`` text, and every setting with a check has a bad example above."""
+    from rllib_sac_hybrid.settings import SETTINGS, SETTINGS_BY_NAME
+
+    single: dict[str, dict] = {}
+    for settings, field, _ in BAD_SETTINGS:  # the first bad value refused by the setting's own check
+        if len(settings) == 1 and field in settings:
+            single.setdefault(field, settings)
+    checked = {s.name for s in SETTINGS if s.check is not None}
+    assert checked <= set(single), f"settings without a bad example: {sorted(checked - set(single))}"
+    for name in checked:
+        config = HybridSACConfig().environment("Pendulum-v1").training(**single[name])
+        with pytest.raises(ValueError) as err:
+            config.validate()
+        assert str(err.value).startswith(f"{name}=") and SETTINGS_BY_NAME[name].allowed in str(err.value)
+    assert set(SETTINGS_BY_NAME) == set(HYBRID_SAC_DEFAULTS)
+    for setting in SETTINGS:
+        assert setting.meaning and setting.allowed and setting.name in HybridSACConfig.__doc__
+        if setting.check is not None:
+            assert setting.check(setting.default), f"{setting.name}'s default {setting.default!r} is not allowed"

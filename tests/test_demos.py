@@ -15,10 +15,10 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 from rllib_sac_hybrid import HybridSACConfig
-from rllib_sac_hybrid.demos import demonstration_transitions, read_episodes
+from rllib_sac_hybrid.data.demonstrations import demonstration_transitions, read_episodes
+from rllib_sac_hybrid.data.transitions import episodes_to_transitions
 from rllib_sac_hybrid.envs import PICK_PLACE_ID, SIM_ROBOT_ID
-from rllib_sac_hybrid.record import record
-from rllib_sac_hybrid.replay import episodes_to_transitions
+from rllib_sac_hybrid.robot.record import record
 from rllib_sac_hybrid.spaces import ActionLayout
 from tests.conftest import TINY_NETS
 
@@ -275,7 +275,7 @@ def test_malformed_demonstrations_fail_clearly(ray_session, tmp_path, demo_dir):
 
 
 def test_torch_batches_concatenate():
-    from rllib_sac_hybrid.replay import Batch, concat_batches
+    from rllib_sac_hybrid.data.batch import Batch, concat_batches
 
     a = Batch(torch.zeros(2, 3), torch.zeros(2, 1), torch.zeros(2), {"x": torch.zeros(2, 1)}, torch.zeros(2))
     b = Batch(torch.ones(1, 3), torch.ones(1, 1), torch.ones(1), {"x": torch.ones(1, 1)}, torch.ones(1))
@@ -335,7 +335,7 @@ def test_writing_twice_into_a_directory_appends_and_half_written_files_are_skipp
     """Local directories are written and read by pyarrow in this process: a second write adds a
     file next to the first (as Ray Data does), and a file still being written (``.tmp``) or a hidden
     one is not read."""
-    from rllib_sac_hybrid.demos import write_episodes
+    from rllib_sac_hybrid.data.demonstrations import write_episodes
 
     episodes = read_episodes(demo_dir)
     out = str(tmp_path / "out")
@@ -384,7 +384,7 @@ def test_action_noise_perturbs_the_continuous_part_within_bounds_and_records_wha
         obs, *_ = env.step(action)
         np.testing.assert_allclose(obs, expected)
     # gym-hil's flat layout: noise on the motion, never on the gripper index in the last component.
-    from rllib_sac_hybrid.record import with_action_noise
+    from rllib_sac_hybrid.robot.record import with_action_noise
 
     flat = gym.spaces.Box(np.array([-1, -1, 0], np.float32), np.array([1, 1, 2], np.float32))
     act = with_action_noise(lambda env, obs, info: np.array([0.0, 0.0, 2.0], np.float32), flat, 0.5, seed=0)
@@ -400,7 +400,7 @@ def test_action_noise_bad_values_are_clear_errors(tmp_path):
 
 
 def test_action_noise_on_unbounded_components_is_sigma_in_action_units():
-    from rllib_sac_hybrid.record import with_action_noise
+    from rllib_sac_hybrid.robot.record import with_action_noise
 
     space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
     act = with_action_noise(lambda env, obs, info: np.zeros(2, np.float32), space, 0.3, seed=0)

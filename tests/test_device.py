@@ -10,7 +10,7 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.envs import PICK_PLACE_SPARSE_ID
-from rllib_sac_hybrid.record import record
+from rllib_sac_hybrid.robot.record import record
 from tests.conftest import TINY_NETS
 
 DEVICES = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -185,3 +187,19 @@ def test_grasp_carry_reward_ablations():
         GraspCarryEnv(staged_potential="yes")
     with pytest.raises(ValueError, match="place_bonus.*allowed"):
         GraspCarryEnv(place_bonus=float("nan"))
+
+
+@pytest.mark.parametrize("env_cls", [PickPlaceEnv, GraspCarryEnv])
+def test_an_env_pickled_by_0_1_0_unpickles_and_steps_on(env_cls):
+    """0.1.0 pickled the task without the planar world's settings (an EnvRunner's state in a
+    checkpoint): unpickled, the env continues as the live one does."""
+    env = env_cls()
+    env.reset(seed=3)
+    state = dict(env.__dict__)
+    for name in ("half_width", "motion_limit", "motion_scale"):
+        del state[name]
+    old = env_cls.__new__(env_cls)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    for _ in range(5):
+        action = env.scripted_action()
+        assert np.array_equal(env.step(action)[0], old.step(action)[0])

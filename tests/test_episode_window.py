@@ -10,8 +10,8 @@ from ray.rllib.callbacks.callbacks import RLlibCallback
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 from rllib_sac_hybrid import HybridSACConfig
-from rllib_sac_hybrid.callbacks import EpisodeMetricsCallback
-from rllib_sac_hybrid.episode_window import EpisodeWindow
+from rllib_sac_hybrid.runtime.callbacks import EpisodeMetricsCallback
+from rllib_sac_hybrid.runtime.episode_window import EpisodeWindow
 
 
 def chunked_episode(rewards: list[float], success: bool | None, cut_at: int):
@@ -138,7 +138,7 @@ def test_algorithm_reports_the_last_k_episodes_across_iterations(ray_session):
 
 
 def test_success_flag_reads_the_first_known_key_and_none_when_absent():
-    from rllib_sac_hybrid.callbacks import success_flag
+    from rllib_sac_hybrid.runtime.callbacks import success_flag
 
     assert success_flag({"succeed": 1}) is True  # gym-hil's key
     assert success_flag({"is_success": False, "succeed": True}) is False  # the first key wins

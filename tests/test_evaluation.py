@@ -8,7 +8,7 @@ import gymnasium as gym
 import pytest
 
 from rllib_sac_hybrid.envs import PickPlaceEnv
-from rllib_sac_hybrid.evaluation import greedy_evaluation
+from rllib_sac_hybrid.runtime.evaluation import greedy_evaluation
 from tests.conftest import make_module
 
 

@@ -1,4 +1,4 @@
-"""The exported policy (``python -m rllib_sac_hybrid.export``): one file, torch or onnxruntime only."""
+"""The exported policy (``python -m rllib_sac_hybrid.robot.export``): one file, torch or onnxruntime only."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from ray.rllib.core.columns import Columns
 
 import rllib_sac_hybrid.envs as envs
 from rllib_sac_hybrid import HybridSACConfig
-from rllib_sac_hybrid.export import ExportedPolicy, export, flat_observation, main
-from rllib_sac_hybrid.record import record
+from rllib_sac_hybrid.robot.export import ExportedPolicy, export, flat_observation, main
+from rllib_sac_hybrid.robot.record import record
 from tests.conftest import TINY_NETS
 
 # The tests share one trained checkpoint per task (module fixture), so they run on one worker.
@@ -234,7 +234,7 @@ def test_the_file_runs_where_ray_and_this_package_cannot_be_imported(checkpoint,
 def test_record_drives_episodes_with_an_exported_policy(checkpoint, tmp_path):
     """``record --policy exported:FILE`` writes episodes the demonstration replay reads, with the
     exported policy's own (greedy) actions."""
-    from rllib_sac_hybrid.demos import read_episodes
+    from rllib_sac_hybrid.data.demonstrations import read_episodes
 
     env_id = envs.PICK_PLACE_ID
     path, _ = checkpoint(env_id)

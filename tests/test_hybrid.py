@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rllib_sac_hybrid import HybridSACConfig, losses
-from rllib_sac_hybrid.replay import Batch
+from rllib_sac_hybrid.data.batch import Batch
 from rllib_sac_hybrid.spaces import ActionLayout
 from rllib_sac_hybrid.update import param_groups
 from tests.conftest import make_module

@@ -7,7 +7,7 @@ import pytest
 
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.envs import PICK_PLACE_ID
-from rllib_sac_hybrid.evaluation import greedy_evaluation
+from rllib_sac_hybrid.runtime.evaluation import greedy_evaluation
 from tests.conftest import train_until_success
 
 TARGET_SUCCESS = 0.8  # training episodes (the exploring policy), the last 30

@@ -11,9 +11,11 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 from torch import nn
 
 from rllib_sac_hybrid import HybridSACConfig, losses
+from rllib_sac_hybrid.data.augment import random_shift, shift_images, shift_pad_for
+from rllib_sac_hybrid.data.batch import Batch, last_rows
+from rllib_sac_hybrid.data.replay import TensorReplayBuffer
 from rllib_sac_hybrid.envs import PICK_PLACE_PIXELS_ID
 from rllib_sac_hybrid.networks import BackboneFeatures, FrozenBackbone, ObservationEncoder, SmallCNN
-from rllib_sac_hybrid.replay import Batch, TensorReplayBuffer, last_rows, random_shift, shift_images, shift_pad_for
 from rllib_sac_hybrid.spaces import ActionLayout, image_shapes, observation_dims
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
 from tests.conftest import make_module

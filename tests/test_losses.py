@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from rllib_sac_hybrid import losses
+from rllib_sac_hybrid.data.batch import Batch
 from rllib_sac_hybrid.networks import two_hot
-from rllib_sac_hybrid.replay import Batch
 from tests.conftest import make_module
 
 B, OBS, ACT = 5, 2, 2

@@ -12,8 +12,8 @@ from ray.rllib.examples.envs.classes.multi_agent import MultiAgentPendulum
 from ray.tune.registry import register_env
 
 from rllib_sac_hybrid import HybridSACConfig
-from rllib_sac_hybrid.env_runner import HybridSACMultiAgentEnvRunner
 from rllib_sac_hybrid.envs import PICK_PLACE_ID
+from rllib_sac_hybrid.runtime.env_runner import HybridSACMultiAgentEnvRunner
 from tests.conftest import TINY_NETS, train_until_return
 
 register_env("ma-pendulum", lambda config: MultiAgentPendulum(config={"num_agents": 2}))

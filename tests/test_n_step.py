@@ -9,7 +9,8 @@ import torch
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 from rllib_sac_hybrid import HybridSACConfig, losses
-from rllib_sac_hybrid.replay import TensorReplayBuffer, concat_transitions, episodes_to_transitions
+from rllib_sac_hybrid.data.replay import TensorReplayBuffer
+from rllib_sac_hybrid.data.transitions import concat_transitions, episodes_to_transitions
 from rllib_sac_hybrid.spaces import ActionLayout
 
 OBS = gym.spaces.Box(-1e6, 1e6, (2,))

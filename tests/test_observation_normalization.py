@@ -13,7 +13,7 @@ from ray.rllib.core.columns import Columns
 from ray.tune.registry import register_env
 
 from rllib_sac_hybrid import HybridSACConfig
-from rllib_sac_hybrid.observation_normalization import CLIP, ObservationMoments, ObservationNormalizer
+from rllib_sac_hybrid.data.observation_normalization import CLIP, ObservationMoments, ObservationNormalizer
 from tests.conftest import TINY_NETS, make_module, train_until_return
 
 
@@ -137,7 +137,7 @@ def test_learner_counts_every_observation_once_per_round_and_checkpoints_them(ra
 
 def test_unknown_normalization_is_a_clear_error():
     with pytest.raises(
-        ValueError, match=r"observation_normalization='meanstd' is unknown; allowed: \(None, 'running'\)"
+        ValueError, match=r"observation_normalization='meanstd' is invalid; allowed: one of \(None, 'running'\)"
     ):
         HybridSACConfig().environment("Pendulum-v1").training(observation_normalization="meanstd").validate()
 

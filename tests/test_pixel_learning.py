@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.envs import PICK_PLACE_PIXELS_ID
-from rllib_sac_hybrid.evaluation import greedy_evaluation
-from rllib_sac_hybrid.record import record
+from rllib_sac_hybrid.robot.record import record
+from rllib_sac_hybrid.runtime.evaluation import greedy_evaluation
 from tests.conftest import train_until_success
 
 ENV_CONFIG = {"reward_type": "dense", "image_size": 16}

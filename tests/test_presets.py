@@ -8,8 +8,8 @@ from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.config import HYBRID_SAC_DEFAULTS
+from rllib_sac_hybrid.data.transitions import episodes_to_transitions
 from rllib_sac_hybrid.presets import PRESETS
-from rllib_sac_hybrid.replay import episodes_to_transitions
 from rllib_sac_hybrid.spaces import ActionLayout
 
 

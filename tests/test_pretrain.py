@@ -9,8 +9,8 @@ import torch
 
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.envs import PICK_PLACE_PIXELS_ID
-from rllib_sac_hybrid.pretrain import load_backbone_weights, pretrain_image_backbone
-from rllib_sac_hybrid.record import record
+from rllib_sac_hybrid.robot.pretrain import load_backbone_weights, pretrain_image_backbone
+from rllib_sac_hybrid.robot.record import record
 from tests.conftest import make_module
 
 # One xdist worker runs this file: its tests share a module-scoped fixture (make test: --dist loadgroup).

@@ -8,7 +8,8 @@ import pytest
 import torch
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
-from rllib_sac_hybrid.replay import TensorReplayBuffer, episodes_to_transitions
+from rllib_sac_hybrid.data.replay import TensorReplayBuffer
+from rllib_sac_hybrid.data.transitions import episodes_to_transitions
 from rllib_sac_hybrid.spaces import ActionLayout
 
 OBS = gym.spaces.Box(-10, 10, (2,))
@@ -203,7 +204,7 @@ def test_observations_are_stored_once():
 def test_dropped_rows_keep_next_observations_right():
     """Drop a middle row of a chunk and the last row of another: every kept row's next obs is
     still its true successor, and nothing links across the gaps in later calls."""
-    from rllib_sac_hybrid.replay import drop_transitions, non_finite_rows
+    from rllib_sac_hybrid.data.transitions import drop_transitions, non_finite_rows
 
     episode = make_episode(4, False, False, WIDE)
     data = episodes_to_transitions([episode.to_numpy()], WIDE, LAYOUT)
@@ -225,7 +226,7 @@ def test_dropped_rows_keep_next_observations_right():
 
 
 def test_non_finite_rows_name_dict_keys():
-    from rllib_sac_hybrid.replay import non_finite_rows
+    from rllib_sac_hybrid.data.transitions import non_finite_rows
 
     obs = {"pos": np.zeros((3, 2)), "goal": np.array([[0.0], [np.inf], [0.0]])}
     data = {"obs": obs, "next_obs": obs, "reward": np.zeros(3), "action": np.zeros((3, 1))}

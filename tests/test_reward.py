@@ -12,8 +12,13 @@ import torch
 
 import rllib_sac_hybrid.envs as envs
 from rllib_sac_hybrid import HybridSACConfig
-from rllib_sac_hybrid.record import record
-from rllib_sac_hybrid.reward import RewardClassifierVectorWrapper, load_classifier, main, train_classifier
+from rllib_sac_hybrid.robot.record import record
+from rllib_sac_hybrid.robot.reward_classifier import (
+    RewardClassifierVectorWrapper,
+    load_classifier,
+    main,
+    train_classifier,
+)
 from tests.conftest import TINY_NETS
 
 # The tests share the recorded episodes and one trained classifier: one xdist worker runs them.
@@ -139,7 +144,7 @@ def test_a_pixel_classifier_trains_and_the_cli_writes_it(ray_session, tmp_path):
 
 
 def test_clear_errors(episodes, tmp_path):
-    from rllib_sac_hybrid.reward import list_episodes
+    from rllib_sac_hybrid.robot.reward_classifier import list_episodes
 
     expert, random = episodes
     with pytest.raises(ValueError, match="all .* frames are labelled failure"):
@@ -156,14 +161,14 @@ def test_clear_errors(episodes, tmp_path):
         load_classifier(tmp_path / "junk.pt")
     with pytest.raises(ValueError, match="reward_classifier='nope.pt' is not a file"):
         HybridSACConfig().environment(envs.PICK_PLACE_ID).training(reward_classifier="nope.pt").validate()
-    with pytest.raises(ValueError, match="reward_classifier_mode='swap' is unknown"):
+    with pytest.raises(ValueError, match="reward_classifier_mode='swap' is invalid"):
         HybridSACConfig().environment(envs.PICK_PLACE_ID).training(reward_classifier_mode="swap").validate()
 
 
 def test_hand_labels_turn_frames_into_successes(episodes, tmp_path):
     """A labels file marks frames of failed episodes as successes (a human's judgement), keyed by
     the ids ``reward list`` prints."""
-    from rllib_sac_hybrid.reward import labelled_frames, list_episodes
+    from rllib_sac_hybrid.robot.reward_classifier import labelled_frames, list_episodes
 
     _, random = episodes
     listed = list_episodes([random])

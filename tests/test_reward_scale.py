@@ -8,9 +8,9 @@ import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
 
 from rllib_sac_hybrid import HybridSACConfig
-from rllib_sac_hybrid.learner import scale_rewards
-from rllib_sac_hybrid.replay import Batch
-from rllib_sac_hybrid.reward_scale import ReturnScale
+from rllib_sac_hybrid.data.batch import Batch
+from rllib_sac_hybrid.data.pipeline import scale_rewards
+from rllib_sac_hybrid.data.reward_scale import ReturnScale
 
 
 def test_return_std_over_interleaved_chunks_matches_a_hand_count():

@@ -21,9 +21,8 @@ from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.core import DEFAULT_MODULE_ID
 
 from rllib_sac_hybrid.envs import PICK_PLACE_ID
-from tests.conftest import tensorboard_scalars
-from tuning.space import SearchSpace
-from tuning.sweep import (
+from rllib_sac_hybrid.tuning.space import SearchSpace
+from rllib_sac_hybrid.tuning.sweep import (
     SweepSettings,
     base_config,
     concurrency,
@@ -31,6 +30,7 @@ from tuning.sweep import (
     run_sweep,
     trial_cpus,
 )
+from tests.conftest import tensorboard_scalars
 
 TINY = {
     "encoder_latent_dim": 8,
@@ -161,7 +161,7 @@ def test_interrupted_sweep_resumes(tmp_path):
     args = [
         sys.executable,
         "-m",
-        "tuning.sweep",
+        "rllib_sac_hybrid.tuning.sweep",
         "--num-samples",
         "2",
         "--max-env-steps",

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rllib_sac_hybrid import losses
-from rllib_sac_hybrid.replay import Batch, last_rows
+from rllib_sac_hybrid.data.batch import Batch, last_rows
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, frozen, make_optimizer, param_groups
 from tests.conftest import make_module
 

@@ -11,9 +11,9 @@ from ray.rllib.core.columns import Columns
 
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.envs import PICK_PLACE_ID, PICK_PLACE_SPARSE_ID
-from rllib_sac_hybrid.evaluation import greedy_evaluation
-from rllib_sac_hybrid.record import record
-from rllib_sac_hybrid.warm_start import load_initial_policy
+from rllib_sac_hybrid.robot.record import record
+from rllib_sac_hybrid.robot.warm_start import load_initial_policy
+from rllib_sac_hybrid.runtime.evaluation import greedy_evaluation
 from tests.conftest import make_module, train_until_success
 
 # The tests share the module's recorded demonstrations: one xdist worker runs them.

@@ -33,7 +33,7 @@ the default phi it costs shaping_scale * (4 - |goal - object|), most next to the
 makes the first-grasp bonus a function of the observation. Without it, "free next to the object"
 after a drop looks like the same state before the first grasp, so a critic believes a regrasp
 pays +1 again; the default keeps the task as first specified, flaw included, because a user's
-task may have it too (README, "GraspCarry without demonstrations").
+task may have it too (docs/research/grasp-carry.md).
 
 A scripted controller (``scripted_action``) earns 11.1 in 19 steps on average; uniform random
 actions 0.10 (200 episodes each).
@@ -46,7 +46,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-CLOSE, STAY, OPEN = 0, 1, 2
+from rllib_sac_hybrid.envs.planar import CLOSE, OPEN, STAY, PlanarGripperEnv, check_layout, settings_from_config
+
+__all__ = ["CLOSE", "OPEN", "STAY", "GraspCarryEnv"]
+
 HALF_WIDTH = 2.0  # the workspace is [-2, 2]^2
 MOTION_LIMIT = 2.0  # the motion action's bounds
 MOTION_SCALE = 0.1  # workspace units per unit of motion action
@@ -54,7 +57,7 @@ GRASP_BONUS, PLACE_BONUS = 1.0, 10.0
 ACTION_LAYOUTS = ("tuple", "flat")
 
 
-class GraspCarryEnv(gym.Env):
+class GraspCarryEnv(PlanarGripperEnv):
     """Reach, grasp, carry and release, with rare event rewards on top of small shaping.
 
     Args:
@@ -67,8 +70,6 @@ class GraspCarryEnv(gym.Env):
         grasp_bonus, place_bonus, staged_potential, observe_grasped: reward ablations (see the
             module docstring).
     """
-
-    metadata = {"render_modes": []}
 
     def __init__(
         self,
@@ -84,55 +85,53 @@ class GraspCarryEnv(gym.Env):
         observe_grasped: bool = False,
         config: dict | None = None,
     ) -> None:
-        super().__init__()
-        if config:  # RLlib passes an EnvContext dict
-            max_episode_steps = config.get("max_episode_steps", max_episode_steps)
-            grasp_radius = config.get("grasp_radius", grasp_radius)
-            goal_radius = config.get("goal_radius", goal_radius)
-            shaping_scale = config.get("shaping_scale", shaping_scale)
-            gripper_flip_penalty = config.get("gripper_flip_penalty", gripper_flip_penalty)
-            action_layout = config.get("action_layout", action_layout)
-            grasp_bonus = config.get("grasp_bonus", grasp_bonus)
-            place_bonus = config.get("place_bonus", place_bonus)
-            staged_potential = config.get("staged_potential", staged_potential)
-            observe_grasped = config.get("observe_grasped", observe_grasped)
-        if not isinstance(max_episode_steps, int) or max_episode_steps < 1:
-            raise ValueError(f"max_episode_steps={max_episode_steps!r} is invalid; allowed: an integer >= 1.")
-        for name, value in (("grasp_radius", grasp_radius), ("goal_radius", goal_radius)):
-            if not value > 0:
-                raise ValueError(f"{name}={value!r} is invalid; allowed: a number > 0.")
-        if not shaping_scale >= 0:
-            raise ValueError(f"shaping_scale={shaping_scale!r} is invalid; allowed: a number >= 0.")
-        for name, value in (("grasp_bonus", grasp_bonus), ("place_bonus", place_bonus)):
-            if not (isinstance(value, (int, float)) and np.isfinite(value)):
-                raise ValueError(f"{name}={value!r} is invalid; allowed: a finite number.")
-        for name, value in (("staged_potential", staged_potential), ("observe_grasped", observe_grasped)):
-            if not isinstance(value, bool):
-                raise ValueError(f"{name}={value!r} is invalid; allowed: True or False.")
-        if action_layout not in ACTION_LAYOUTS:
-            raise ValueError(f"action_layout={action_layout!r} is invalid; allowed: {ACTION_LAYOUTS}.")
-        self.max_episode_steps = max_episode_steps
-        self.grasp_radius, self.goal_radius = grasp_radius, goal_radius
-        self.shaping_scale, self.gripper_flip_penalty = shaping_scale, gripper_flip_penalty
-        self.action_layout = action_layout
-        self.grasp_bonus, self.place_bonus = float(grasp_bonus), float(place_bonus)
-        self.staged_potential, self.observe_grasped = staged_potential, observe_grasped
-        if action_layout == "tuple":
-            self.action_space = gym.spaces.Tuple(
-                (gym.spaces.Box(-MOTION_LIMIT, MOTION_LIMIT, (2,), np.float32), gym.spaces.Discrete(3))
-            )
-        else:
-            self.action_space = gym.spaces.Box(
-                np.array([-MOTION_LIMIT, -MOTION_LIMIT, 0], np.float32),
-                np.array([MOTION_LIMIT, MOTION_LIMIT, 2], np.float32),
-                dtype=np.float32,
-            )
-        self.observation_space = gym.spaces.Box(
-            -2 * HALF_WIDTH, 2 * HALF_WIDTH, (12 + int(observe_grasped),), np.float32
+        s = settings_from_config(
+            config,
+            max_episode_steps=max_episode_steps,
+            grasp_radius=grasp_radius,
+            goal_radius=goal_radius,
+            shaping_scale=shaping_scale,
+            gripper_flip_penalty=gripper_flip_penalty,
+            action_layout=action_layout,
+            grasp_bonus=grasp_bonus,
+            place_bonus=place_bonus,
+            staged_potential=staged_potential,
+            observe_grasped=observe_grasped,
         )
-        self._gripper = self._object = self._goal = np.zeros(2)
-        self._closed = self._holding = self._grasped_once = False
-        self._t = 0
+        if not isinstance(s["max_episode_steps"], int) or s["max_episode_steps"] < 1:
+            raise ValueError(f"max_episode_steps={s['max_episode_steps']!r} is invalid; allowed: an integer >= 1.")
+        for name in ("grasp_radius", "goal_radius"):
+            if not s[name] > 0:
+                raise ValueError(f"{name}={s[name]!r} is invalid; allowed: a number > 0.")
+        if not s["shaping_scale"] >= 0:
+            raise ValueError(f"shaping_scale={s['shaping_scale']!r} is invalid; allowed: a number >= 0.")
+        for name in ("grasp_bonus", "place_bonus"):
+            if not (isinstance(s[name], (int, float)) and np.isfinite(s[name])):
+                raise ValueError(f"{name}={s[name]!r} is invalid; allowed: a finite number.")
+        for name in ("staged_potential", "observe_grasped"):
+            if not isinstance(s[name], bool):
+                raise ValueError(f"{name}={s[name]!r} is invalid; allowed: True or False.")
+        check_layout(s["action_layout"], ACTION_LAYOUTS)
+        super().__init__(
+            s["action_layout"],
+            half_width=HALF_WIDTH,
+            motion_limit=MOTION_LIMIT,
+            motion_scale=MOTION_SCALE,
+            grasp_radius=s["grasp_radius"],
+            goal_radius=s["goal_radius"],
+        )
+        self.max_episode_steps = s["max_episode_steps"]
+        self.shaping_scale, self.gripper_flip_penalty = s["shaping_scale"], s["gripper_flip_penalty"]
+        self.grasp_bonus, self.place_bonus = float(s["grasp_bonus"]), float(s["place_bonus"])
+        self.staged_potential, self.observe_grasped = s["staged_potential"], s["observe_grasped"]
+        self.observation_space = gym.spaces.Box(
+            -2 * HALF_WIDTH, 2 * HALF_WIDTH, (12 + int(self.observe_grasped),), np.float32
+        )
+        self._grasped_once = False
+
+    @classmethod
+    def _world_settings(cls, state: dict[str, Any]) -> dict[str, Any]:
+        return {"half_width": HALF_WIDTH, "motion_limit": MOTION_LIMIT, "motion_scale": MOTION_SCALE}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -151,23 +150,10 @@ class GraspCarryEnv(gym.Env):
         motion, command = self._split(action)
         self._t += 1
         before = self._potential()
-        step = MOTION_SCALE * np.clip(motion, -MOTION_LIMIT, MOTION_LIMIT)
-        self._gripper = np.clip(self._gripper + step, -HALF_WIDTH, HALF_WIDTH)
-        if self._holding:
-            self._object = self._gripper.copy()
-
-        flipped = grasped_first = released = False
-        if command == CLOSE and not self._closed:
-            self._closed = flipped = True
-            self._holding = bool(np.linalg.norm(self._gripper - self._object) <= self.grasp_radius)
-            if self._holding:
-                self._object = self._gripper.copy()
-                grasped_first = not self._grasped_once
-                self._grasped_once = True
-        elif command == OPEN and self._closed:
-            released = self._holding
-            self._closed, flipped, self._holding = False, True, False
-
+        self._move(motion)
+        flipped, grasped, released = self._actuate(command)
+        grasped_first = grasped and not self._grasped_once
+        self._grasped_once = self._grasped_once or grasped
         success = released and np.linalg.norm(self._object - self._goal) <= self.goal_radius
         reward = self.shaping_scale * (self._potential() - before)
         reward += self.grasp_bonus * grasped_first + self.place_bonus * success
@@ -189,35 +175,6 @@ class GraspCarryEnv(gym.Env):
             free -= float(np.linalg.norm(self._goal - self._object))
         return free
 
-    def _split(self, action) -> tuple[np.ndarray, int]:
-        if self.action_layout == "tuple":
-            return np.asarray(action[0], dtype=np.float64), int(action[1])
-        action = np.asarray(action, dtype=np.float64)
-        return action[:2], int(np.clip(np.rint(action[2]), 0, 2))
-
     def _observation(self) -> np.ndarray:
-        return np.concatenate(
-            [
-                self._gripper,
-                self._object,
-                self._goal,
-                self._object - self._gripper,
-                self._goal - self._object,
-                [float(self._closed), float(self._holding)],
-                [float(self._grasped_once)] if self.observe_grasped else [],
-            ]
-        ).astype(np.float32)
-
-    def scripted_action(self):
-        """A scripted expert's action in this env's action format (for demos and tests)."""
-        if not self._holding:
-            delta = self._object - self._gripper
-            near = np.linalg.norm(delta) <= 0.5 * self.grasp_radius
-            command = (OPEN if self._closed else CLOSE) if near else (OPEN if self._closed else STAY)
-        else:
-            delta = self._goal - self._object
-            command = OPEN if np.linalg.norm(delta) <= 0.5 * self.goal_radius else STAY
-        motion = np.clip(delta / MOTION_SCALE, -MOTION_LIMIT, MOTION_LIMIT).astype(np.float32)
-        if self.action_layout == "tuple":
-            return motion, command
-        return np.concatenate([motion, [float(command)]]).astype(np.float32)
+        extra = [[float(self._grasped_once)]] if self.observe_grasped else []
+        return np.concatenate([*self._state(), *extra]).astype(np.float32)

@@ -32,6 +32,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from rllib_sac_hybrid.envs.experts import gym_hil_pick_cube_expert
+from rllib_sac_hybrid.envs.simulated_human import SimulatedHuman
+
 GYM_HIL_PICK_CUBE_ID = "rllib_sac_hybrid/GymHilPickCube-v0"
 
 
@@ -60,9 +63,6 @@ def make_pick_cube(**kwargs) -> gym.Env:
     if kwargs["random_block_position"]:
         env = SeededGlobalNumpyReset(env)
     if human:
-        from rllib_sac_hybrid.envs.simulated_human import SimulatedHuman
-        from rllib_sac_hybrid.record import gym_hil_pick_cube_expert
-
         env = SimulatedHuman(env, expert=gym_hil_pick_cube_expert, **(human if isinstance(human, dict) else {}))
     return env
 

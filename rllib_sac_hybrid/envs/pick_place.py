@@ -31,18 +31,19 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-CLOSE, STAY, OPEN = 0, 1, 2
+from rllib_sac_hybrid.envs.planar import CLOSE, OPEN, STAY, PlanarGripperEnv, check_layout, settings_from_config
 
-# The tuned settings that learned this task before the defaults did (9,000 env steps to 80%
-# training success with the dense reward): ``HybridSACConfig().training(**PICK_PLACE_TRAINING)``.
-# ``benchmarks/demos.py`` and ``benchmarks/pixels.py`` still use them, so that their published
-# figures reproduce; ``HybridSACConfig()`` alone now learns the task (README, "Learning").
+__all__ = ["CLOSE", "OPEN", "STAY", "PICK_PLACE_TRAINING", "PickPlaceEnv"]
+
+# The tuned settings that learned this task before the defaults did:
+# ``HybridSACConfig().training(**PICK_PLACE_TRAINING)``. ``benchmarks/demos.py`` and
+# ``benchmarks/pixels.py`` use them, so that their figures reproduce (docs/research/defaults.md).
 PICK_PLACE_TRAINING: dict[str, Any] = {
     "encoder_latent_dim": 64,
     "actor_hidden_dims": (64, 64),
     "critic_hidden_dims": (64, 64),
     "discrete_critic_hidden_dims": (64, 64),
-    "utd_ratio": 1,  # 2 needed more compute per success: 13,000 env steps and 163 s vs 9,000 and 74 s
+    "utd_ratio": 1,  # 2 cost more compute per success
     "train_batch_size_per_learner": 128,
     "discount": 0.98,
     "temperature_init": 0.05,
@@ -58,7 +59,7 @@ REWARD_TYPES = ("dense", "sparse")
 OBSERVATION_TYPES = ("state", "pixels")
 
 
-class PickPlaceEnv(gym.Env):
+class PickPlaceEnv(PlanarGripperEnv):
     """Planar pick-and-place with a continuous motion and a discrete gripper command.
 
     Args:
@@ -73,8 +74,6 @@ class PickPlaceEnv(gym.Env):
         image_size: side of the "pixels" image.
     """
 
-    metadata = {"render_modes": []}
-
     def __init__(
         self,
         reward_type: str = "dense",
@@ -88,61 +87,60 @@ class PickPlaceEnv(gym.Env):
         image_size: int = 64,
         config: dict | None = None,
     ) -> None:
-        super().__init__()
-        if config:  # RLlib passes an EnvContext dict
-            reward_type = config.get("reward_type", reward_type)
-            action_layout = config.get("action_layout", action_layout)
-            max_episode_steps = config.get("max_episode_steps", max_episode_steps)
-            step_size = config.get("step_size", step_size)
-            grasp_radius = config.get("grasp_radius", grasp_radius)
-            goal_radius = config.get("goal_radius", goal_radius)
-            gripper_flip_penalty = config.get("gripper_flip_penalty", gripper_flip_penalty)
-            observation_type = config.get("observation_type", observation_type)
-            image_size = config.get("image_size", image_size)
-        if observation_type not in OBSERVATION_TYPES:
-            raise ValueError(f"observation_type={observation_type!r} is invalid; allowed: {OBSERVATION_TYPES}.")
-        if not isinstance(image_size, int) or image_size < 16:
-            raise ValueError(f"image_size={image_size!r} is invalid; allowed: an integer >= 16.")
-        if reward_type not in REWARD_TYPES:
-            raise ValueError(f"reward_type={reward_type!r} is invalid; allowed: {REWARD_TYPES}.")
-        if action_layout not in ACTION_LAYOUTS:
-            raise ValueError(f"action_layout={action_layout!r} is invalid; allowed: {ACTION_LAYOUTS}.")
-        if not isinstance(max_episode_steps, int) or max_episode_steps < 1:
-            raise ValueError(f"max_episode_steps={max_episode_steps!r} is invalid; allowed: an integer >= 1.")
-        for name, value in (("step_size", step_size), ("grasp_radius", grasp_radius), ("goal_radius", goal_radius)):
-            if not value > 0:
-                raise ValueError(f"{name}={value!r} is invalid; allowed: a number > 0.")
-        self.reward_type, self.action_layout = reward_type, action_layout
-        self.max_episode_steps, self.step_size = max_episode_steps, step_size
-        self.grasp_radius, self.goal_radius = grasp_radius, goal_radius
-        self.gripper_flip_penalty = gripper_flip_penalty
-
-        motion = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
-        gripper = gym.spaces.Discrete(3)
-        if action_layout == "tuple":
-            self.action_space = gym.spaces.Tuple((motion, gripper))
-        elif action_layout == "dict":
-            self.action_space = gym.spaces.Dict({"motion": motion, "gripper": gripper})
-        else:
-            self.action_space = gym.spaces.Box(
-                np.array([-1, -1, 0], np.float32), np.array([1, 1, 2], np.float32), dtype=np.float32
-            )
-        self.observation_type, self.image_size = observation_type, image_size
-        if observation_type == "pixels":
+        s = settings_from_config(
+            config,
+            reward_type=reward_type,
+            action_layout=action_layout,
+            max_episode_steps=max_episode_steps,
+            step_size=step_size,
+            grasp_radius=grasp_radius,
+            goal_radius=goal_radius,
+            gripper_flip_penalty=gripper_flip_penalty,
+            observation_type=observation_type,
+            image_size=image_size,
+        )
+        if s["observation_type"] not in OBSERVATION_TYPES:
+            raise ValueError(f"observation_type={s['observation_type']!r} is invalid; allowed: {OBSERVATION_TYPES}.")
+        if not isinstance(s["image_size"], int) or s["image_size"] < 16:
+            raise ValueError(f"image_size={s['image_size']!r} is invalid; allowed: an integer >= 16.")
+        if s["reward_type"] not in REWARD_TYPES:
+            raise ValueError(f"reward_type={s['reward_type']!r} is invalid; allowed: {REWARD_TYPES}.")
+        check_layout(s["action_layout"], ACTION_LAYOUTS)
+        if not isinstance(s["max_episode_steps"], int) or s["max_episode_steps"] < 1:
+            raise ValueError(f"max_episode_steps={s['max_episode_steps']!r} is invalid; allowed: an integer >= 1.")
+        if not s["step_size"] > 0:
+            raise ValueError(f"step_size={s['step_size']!r} is invalid; allowed: a number > 0.")
+        super().__init__(
+            s["action_layout"],
+            half_width=1.0,
+            motion_limit=1.0,
+            motion_scale=s["step_size"],
+            grasp_radius=s["grasp_radius"],
+            goal_radius=s["goal_radius"],
+        )
+        self.reward_type, self.max_episode_steps, self.step_size = (
+            s["reward_type"],
+            s["max_episode_steps"],
+            s["step_size"],
+        )
+        self.gripper_flip_penalty = s["gripper_flip_penalty"]
+        self.observation_type, self.image_size = s["observation_type"], s["image_size"]
+        if self.observation_type == "pixels":
             self.observation_space = gym.spaces.Dict(
                 {
-                    "pixels": gym.spaces.Box(0, 255, (image_size, image_size, 3), np.uint8),
+                    "pixels": gym.spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8),
                     "agent_pos": gym.spaces.Box(-1.0, 1.0, (4,), np.float32),
                 }
             )
             # Pixel centres in world coordinates ([-1, 1], y up), for drawing.
-            centres = (np.arange(image_size) + 0.5) / image_size * 2.0 - 1.0
+            centres = (np.arange(self.image_size) + 0.5) / self.image_size * 2.0 - 1.0
             self._grid_x, self._grid_y = np.meshgrid(centres, centres[::-1])
         else:
             self.observation_space = gym.spaces.Box(-2.0, 2.0, (12,), np.float32)
-        self._gripper = self._object = self._goal = np.zeros(2)
-        self._closed = self._holding = False
-        self._t = 0
+
+    @classmethod
+    def _world_settings(cls, state: dict[str, Any]) -> dict[str, Any]:
+        return {"half_width": 1.0, "motion_limit": 1.0, "motion_scale": state["step_size"]}
 
     # ---- gymnasium API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -160,20 +158,8 @@ class PickPlaceEnv(gym.Env):
     def step(self, action):
         motion, command = self._split(action)
         self._t += 1
-        self._gripper = np.clip(self._gripper + self.step_size * np.clip(motion, -1.0, 1.0), -1.0, 1.0)
-        if self._holding:
-            self._object = self._gripper.copy()
-
-        flipped = False
-        if command == CLOSE and not self._closed:
-            self._closed, flipped = True, True
-            self._holding = bool(np.linalg.norm(self._gripper - self._object) <= self.grasp_radius)
-            if self._holding:
-                self._object = self._gripper.copy()
-        elif command == OPEN and self._closed:
-            self._closed, flipped = False, True
-            self._holding = False
-
+        self._move(motion)
+        flipped, _, _ = self._actuate(command)
         success = (not self._holding) and np.linalg.norm(self._object - self._goal) <= self.goal_radius and flipped
         reward = self._reward(success)
         info: dict[str, Any] = {
@@ -184,14 +170,6 @@ class PickPlaceEnv(gym.Env):
         return self._observation(), reward, bool(success), self._t >= self.max_episode_steps and not success, info
 
     # ---- internals -----------------------------------------------------------------------------
-    def _split(self, action) -> tuple[np.ndarray, int]:
-        if self.action_layout == "tuple":
-            return np.asarray(action[0], dtype=np.float64), int(action[1])
-        if self.action_layout == "dict":
-            return np.asarray(action["motion"], dtype=np.float64), int(action["gripper"])
-        action = np.asarray(action, dtype=np.float64)
-        return action[:2], int(np.clip(np.rint(action[2]), 0, 2))
-
     def _reward(self, success: bool) -> float:
         if self.reward_type == "sparse":
             return float(success)
@@ -204,16 +182,7 @@ class PickPlaceEnv(gym.Env):
         if self.observation_type == "pixels":
             agent = [*self._gripper, float(self._closed), float(self._holding)]
             return {"pixels": self.render_image(), "agent_pos": np.asarray(agent, dtype=np.float32)}
-        return np.concatenate(
-            [
-                self._gripper,
-                self._object,
-                self._goal,
-                self._object - self._gripper,
-                self._goal - self._object,
-                [float(self._closed), float(self._holding)],
-            ]
-        ).astype(np.float32)
+        return np.concatenate(self._state()).astype(np.float32)
 
     def render_image(self) -> np.ndarray:
         """The top-down camera image (S, S, 3) uint8: goal, object, gripper."""
@@ -228,19 +197,3 @@ class PickPlaceEnv(gym.Env):
         gripper = distance <= 0.12 if self._closed else (distance <= 0.12) & (distance >= 0.07)
         image[gripper] = (60, 120, 255)
         return image
-
-    def scripted_action(self):
-        """A scripted expert's action in this env's action format (for demos and tests)."""
-        if not self._holding:
-            delta = self._object - self._gripper
-            near = np.linalg.norm(delta) <= 0.5 * self.grasp_radius
-            command = (OPEN if self._closed else CLOSE) if near else (OPEN if self._closed else STAY)
-        else:
-            delta = self._goal - self._object
-            command = OPEN if np.linalg.norm(delta) <= 0.5 * self.goal_radius else STAY
-        motion = np.clip(delta / self.step_size, -1.0, 1.0).astype(np.float32)
-        if self.action_layout == "tuple":
-            return motion, command
-        if self.action_layout == "dict":
-            return {"motion": motion, "gripper": command}
-        return np.concatenate([motion, [float(command)]]).astype(np.float32)

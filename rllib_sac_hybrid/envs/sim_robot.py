@@ -1,7 +1,7 @@
 """A simulated robot that follows the robot env contract: the built-in pick-and-place task behind a
 robot link with a fixed control rate, latency jitter, disconnects, safe stops and interventions.
 
-The contract HybridSAC expects of an env that drives hardware (see the README, "Robots"):
+The contract HybridSAC expects of an env that drives hardware (docs/guides/robot.md):
 
 - the gymnasium API; ``step`` applies the command for one control period (``1 / control_hz``)
   and returns the observation after it, so the loop runs at the robot's rate if the caller

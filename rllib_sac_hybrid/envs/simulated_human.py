@@ -3,7 +3,7 @@ over some steps, less and less often as the run goes on, behind the robot env co
 
 HIL-SERL's operators watch the robot and take the controls when it goes wrong; early in a run
 that is often, later rarely. ``SimulatedHuman`` plays that role with the env's scripted expert
-(``record.scripted_policy``: the built-in tasks' ``scripted_action``, the gym-hil pick-cube
+(``envs.experts.scripted_policy``: the built-in tasks' ``scripted_action``, the gym-hil pick-cube
 controller) or any ``expert(env, obs, info) -> action``:
 
 - ``trigger="random"``: at each step the policy drives, an intervention starts with probability
@@ -31,6 +31,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from rllib_sac_hybrid.envs.experts import scripted_policy
 
 Expert = Callable[[gym.Env, Any, dict], Any]
 SIMULATED_HUMAN_SETTINGS = {
@@ -67,7 +69,7 @@ class SimulatedHuman(gym.Wrapper):
     Args:
         env: the env the human supervises.
         expert: ``expert(env, obs, info) -> action`` in ``env``'s action format; None takes the
-            env's scripted expert (``record.scripted_policy``).
+            env's scripted expert (``envs.experts.scripted_policy``).
         intervention_prob, intervention_steps, decay_steps, trigger, error_threshold, patience:
             see ``SIMULATED_HUMAN_SETTINGS``.
 
@@ -100,8 +102,6 @@ class SimulatedHuman(gym.Wrapper):
         if not isinstance(patience, int) or patience < 1:
             raise ValueError(f"patience={patience!r} is invalid; allowed: an integer >= 1.")
         if expert is None:
-            from rllib_sac_hybrid.record import scripted_policy  # record imports the envs package
-
             expert = scripted_policy(env)
         self.expert = expert
         self.intervention_prob = float(intervention_prob)

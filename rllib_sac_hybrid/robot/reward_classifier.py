@@ -1,13 +1,13 @@
 """A learned success classifier as the reward (HIL-SERL: a real robot has no success signal).
 
-    python -m rllib_sac_hybrid.reward train --episodes demos/ evals/ --out classifier.pt
-    python -m rllib_sac_hybrid.reward train --episodes runs/ --labels labels.json --out classifier.pt
+    python -m rllib_sac_hybrid.robot.reward_classifier train --episodes demos/ evals/ --out classifier.pt
+    python -m rllib_sac_hybrid.robot.reward_classifier train --episodes runs/ --labels labels.json --out classifier.pt
 
-Training data are recorded episodes (``python -m rllib_sac_hybrid.record``, RLlib's offline
+Training data are recorded episodes (``python -m rllib_sac_hybrid.robot.record``, RLlib's offline
 episode format): the observation after each step is a frame, labelled 1 where that step's info
 says ``is_success`` / ``succeed`` and 0 elsewhere. Hand-labelled episodes take a labels file
 instead: JSON ``{"<episode id>": first successful step, or a list of 0/1 per step}`` (``python -m
-rllib_sac_hybrid.reward list --episodes DIR`` prints the ids, steps and recorded success);
+rllib_sac_hybrid.robot.reward_classifier list --episodes DIR`` prints the ids, steps and recorded success);
 episodes it leaves out keep their recorded labels. Failed episodes are what teach the
 classifier what is not success: record some (``--policy random``, or evaluation runs).
 
@@ -42,8 +42,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rllib_sac_hybrid.callbacks import success_flag
+from rllib_sac_hybrid.data.demonstrations import read_episodes
 from rllib_sac_hybrid.networks import ObservationEncoder, resolve_backbone
+from rllib_sac_hybrid.robot.export import describe_space
+from rllib_sac_hybrid.runtime.callbacks import success_flag
 from rllib_sac_hybrid.spaces import flatten_observation, image_shapes, observation_dims
 
 FILE_FORMAT = "rllib_sac_hybrid.reward_classifier/1"
@@ -95,8 +97,6 @@ def labelled_frames(
     Raises:
         ValueError: no episodes, or a labels file that does not fit them.
     """
-    from rllib_sac_hybrid.demos import read_episodes
-
     # Ray Data reads in no fixed order: sorted by id, the split and the batches repeat.
     episodes = sorted(read_episodes(episode_dirs), key=lambda e: str(e.id_))
     if not episodes:
@@ -138,7 +138,7 @@ def _read_labels(path: str, ids: set[str]) -> dict[str, Any]:
         if key not in ids:
             raise ValueError(
                 f"--labels {path}: episode {key!r} is not one of the {len(ids)} episodes (python -m "
-                "rllib_sac_hybrid.reward list --episodes ... prints their ids)."
+                "rllib_sac_hybrid.robot.reward_classifier list --episodes ... prints their ids)."
             )
         if not (isinstance(value, int) or (isinstance(value, list) and all(v in (0, 1) for v in value))):
             raise ValueError(f"--labels {path}: episode {key}: {value!r}; allowed: a step index or a list of 0/1.")
@@ -149,8 +149,6 @@ def _read_labels(path: str, ids: set[str]) -> dict[str, Any]:
 def list_episodes(episode_dirs: str | Sequence[str]) -> list[dict[str, Any]]:
     """Each recorded episode's id, steps and recorded success (of its last step), in the order
     training reads them."""
-    from rllib_sac_hybrid.demos import read_episodes
-
     episodes = sorted(read_episodes(episode_dirs), key=lambda e: str(e.id_))
     return [{"id": str(e.id_), "steps": len(e), "success": success_flag(e.get_infos(-1))} for e in episodes]
 
@@ -286,8 +284,6 @@ def train_classifier(
     candidates = sorted({round(float(p), 4) for p in probabilities.clamp(0.01, 0.99)} | {0.5})
     threshold = max(candidates, key=lambda t: (_scores(probabilities, val_y > 0.5, t)["f1"], -abs(t - 0.5)))
     best.update(_scores(probabilities, val_y > 0.5, threshold), threshold=threshold)
-    from rllib_sac_hybrid.export import describe_space
-
     torch.save(
         {
             "format": FILE_FORMAT,
@@ -336,8 +332,6 @@ def load_classifier(path: str | Path, observation_space: gym.Space | None = None
     Raises:
         ValueError: not such a file, or trained for another observation space than ``observation_space``.
     """
-    from rllib_sac_hybrid.export import describe_space
-
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"reward_classifier={str(path)!r} is not a file.")
@@ -347,7 +341,8 @@ def load_classifier(path: str | Path, observation_space: gym.Space | None = None
         raise ValueError(f"reward_classifier={str(path)!r} is not a classifier file ({error}).") from error
     if not isinstance(saved, dict) or saved.get("format") != FILE_FORMAT:
         raise ValueError(
-            f"reward_classifier={str(path)!r} is not a file of python -m rllib_sac_hybrid.reward train "
+            f"reward_classifier={str(path)!r} is not a file of "
+            "python -m rllib_sac_hybrid.robot.reward_classifier train "
             f"(format {saved.get('format') if isinstance(saved, dict) else type(saved).__name__!r})."
         )
     if observation_space is not None and describe_space(observation_space) != saved["observation_space"]:

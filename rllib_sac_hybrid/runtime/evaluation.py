@@ -18,13 +18,13 @@ import numpy as np
 import torch
 from ray.rllib.core.columns import Columns
 
-from rllib_sac_hybrid.callbacks import success_flag
+from rllib_sac_hybrid.runtime.callbacks import success_flag
 
 EVALUATION_SEED_OFFSET = 1_000_000  # reset seeds of evaluation episodes start here (+ the caller's seed)
 
 
 def greedy_evaluation(
-    module,
+    module: torch.nn.Module,
     env: str | gym.Env,
     episodes: int,
     seed: int = 0,

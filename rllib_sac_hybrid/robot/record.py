@@ -1,8 +1,9 @@
 """Records demonstration episodes in RLlib's offline episode format (see ``demos``).
 
-    python -m rllib_sac_hybrid.record --env rllib_sac_hybrid/PickPlaceSparse-v0 --episodes 20 --out demos/pick_place
-    python -m rllib_sac_hybrid.record --env rllib_sac_hybrid/GymHilPickCube-v0 --episodes 20 --out demos/pick_cube
-    python -m rllib_sac_hybrid.record --env gym_hil/PandaPickCubeKeyboard-v0 --policy teleop --episodes 5 --out d
+    python -m rllib_sac_hybrid.robot.record --env rllib_sac_hybrid/PickPlaceSparse-v0 --episodes 20 \
+        --out demos/pick_place
+    python -m rllib_sac_hybrid.robot.record --env rllib_sac_hybrid/GymHilPickCube-v0 --episodes 20 --out demos/pick_cube
+    python -m rllib_sac_hybrid.robot.record --env gym_hil/PandaPickCubeKeyboard-v0 --policy teleop --episodes 5 --out d
 
 Policies:
 
@@ -13,7 +14,7 @@ Policies:
   neutral action (no motion, gripper "stay") and the recorded action is the
   ``info["teleop_action"]`` the human gave;
 - ``random``: uniform random actions (a baseline, or to test a pipeline);
-- ``exported:FILE``: a policy written by ``python -m rllib_sac_hybrid.export`` (TorchScript, or
+- ``exported:FILE``: a policy written by ``python -m rllib_sac_hybrid.robot.export`` (TorchScript, or
   ONNX by its ``.onnx`` suffix), greedy, as it runs on the robot: evaluation runs on hardware
   recorded with their success labels, for the demonstration replay or a reward classifier.
 
@@ -37,53 +38,20 @@ import json
 import pickle
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
-from rllib_sac_hybrid.callbacks import success_flag
+import rllib_sac_hybrid.envs  # noqa: F401  (registers the built-in ids)
 from rllib_sac_hybrid.cli import json_object
-from rllib_sac_hybrid.demos import write_episodes
+from rllib_sac_hybrid.data.demonstrations import write_episodes
+from rllib_sac_hybrid.envs.experts import Policy, scripted_policy
+from rllib_sac_hybrid.robot.export import ExportedPolicy, describe_space
+from rllib_sac_hybrid.runtime.callbacks import success_flag
 
 POLICIES = ("scripted", "teleop", "random", "exported:FILE")
 EXPORTED = "exported:"
-Policy = Callable[[gym.Env, Any, dict], Any]
-
-
-def scripted_policy(env: gym.Env) -> Policy:
-    """The env's scripted expert; ValueError when it has none."""
-    inner = env.unwrapped
-    task = getattr(inner, "task", inner)  # the simulated robot wraps the pick-and-place task
-    if hasattr(task, "scripted_action"):
-        return lambda env, obs, info: task.scripted_action()
-    if type(inner).__name__ == "PandaPickCubeGymEnv":
-        return gym_hil_pick_cube_expert
-    raise ValueError(
-        f"--policy scripted: {env.spec.id if env.spec else env} has no scripted expert; allowed: the built-in "
-        "pick-and-place envs, the simulated robot, gym-hil's pick-cube; or --policy teleop / random."
-    )
-
-
-def gym_hil_pick_cube_expert(env: gym.Env, obs: dict, info: dict) -> np.ndarray:
-    """Reach above the cube, descend, close the gripper, lift: gym-hil's flat action
-    [dx, dy, dz, gripper] (``GymHilPickCube-v0``). Gripper index 2 raises the 2f85's command
-    towards 255, which closes it (gym-hil's gamepad calls that "open"), 0 lowers it, 1 keeps it."""
-    tcp = np.asarray(obs["agent_pos"][-3:], dtype=np.float64)
-    gripper = float(obs["agent_pos"][-4])  # commanded closure, 0 open .. 255 closed
-    cube = np.asarray(obs["environment_state"], dtype=np.float64)
-    target, grip = cube.copy(), 1
-    above = np.linalg.norm(tcp[:2] - cube[:2]) > 0.01
-    if gripper < 200:  # not closed yet: align above, descend, then close
-        target[2] = cube[2] + (0.06 if above else 0.0)
-        if not above and abs(tcp[2] - cube[2]) < 0.01:
-            grip = 2  # gym-hil calls it "open"; it raises the 2f85 command (255 = closed)
-    else:  # holding: lift
-        target = np.array([cube[0], cube[1], cube[2] + 0.2])
-    delta = np.clip((target - tcp) / 0.025, -1.0, 1.0)
-    return np.array([*delta, grip], dtype=np.float32)
 
 
 def teleop_policy(env: gym.Env) -> Policy:
@@ -111,8 +79,6 @@ def neutral_action(space: gym.Space):
 
 def exported_policy(env: gym.Env, path: str) -> Policy:
     """The greedy policy of an exported file; ValueError when it was exported for other spaces."""
-    from rllib_sac_hybrid.export import ExportedPolicy, describe_space
-
     exported = ExportedPolicy(path)
     for name, space in (("observation", env.observation_space), ("action", env.action_space)):
         if describe_space(space) != exported.metadata[f"{name}_space"]:
@@ -181,8 +147,6 @@ def record(
             f"--action-noise with --policy {policy}: noise applies to a scripted or exported policy "
             "(a human's actions are recorded as given; random ones need none)."
         )
-    import rllib_sac_hybrid.envs  # noqa: F401  (registers the built-in ids)
-
     env = gym.make(env_id, **(env_config or {}))
     makers = {"scripted": scripted_policy, "teleop": teleop_policy, "random": random_policy}
     act = exported_policy(env, policy[len(EXPORTED) :]) if policy.startswith(EXPORTED) else makers[policy](env)

@@ -11,6 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from rllib_sac_hybrid.robot.checkpoints import load_module
+
 # What acting reads, and what an initial policy therefore sets: the actor, the encoder it reads
 # (the shared critic encoder, or its own), the discrete critic (the gripper's greedy policy) and
 # the observation statistics those were trained with. The continuous critics start anew.
@@ -31,8 +33,6 @@ def initial_state_dict(source: str | Path) -> dict[str, torch.Tensor]:
             f"initial_policy={str(source)!r} does not exist; allowed: a HybridSAC checkpoint or a state dict file."
         )
     if path.is_dir():
-        from rllib_sac_hybrid.export import load_module
-
         try:
             return load_module(path).state_dict()
         except ValueError as error:

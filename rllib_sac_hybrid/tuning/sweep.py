@@ -1,9 +1,9 @@
 """Sweep HybridSAC's temperature and learning rates with Ray Tune: one command.
 
-    python -m tuning.sweep --env Pendulum-v1 --num-samples 8 --max-env-steps 20000
-    python -m tuning.sweep --env rllib_sac_hybrid/PickPlace-v0 --search optuna --utd-ratio 1 4
-    python -m tuning.sweep --env Pendulum-v1 --scheduler pbt --num-samples 4
-    python -m tuning.sweep --name <same name> --resume        # continue an interrupted sweep
+    python -m rllib_sac_hybrid.tuning.sweep --env Pendulum-v1 --num-samples 8 --max-env-steps 20000
+    python -m rllib_sac_hybrid.tuning.sweep --env rllib_sac_hybrid/PickPlace-v0 --search optuna --utd-ratio 1 4
+    python -m rllib_sac_hybrid.tuning.sweep --env Pendulum-v1 --scheduler pbt --num-samples 4
+    python -m rllib_sac_hybrid.tuning.sweep --name <same name> --resume        # continue an interrupted sweep
 
 Each trial trains HybridSAC (``tune.Tuner("HybridSAC", ...)``) until ``--max-env-steps`` env steps,
 maximising ``env_runners/episode_return_windowed`` - the mean return of the last
@@ -13,7 +13,7 @@ evaluation return.
 ASHA stops poor trials early by default. Trials run side by side as far as the CPUs Ray reports
 allow (the CPUs a trial needs come from its config: 1 plus its EnvRunners'). The experiment folder
 ``<storage-path>/<name>`` gets ``results.csv`` (best first), ``best_checkpoint.txt`` and PNG plots
-(``learning_curves.png``, ``return_vs_params.png``); see ``tuning.report``.
+(``learning_curves.png``, ``return_vs_params.png``); see ``rllib_sac_hybrid.tuning.report``.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ import rllib_sac_hybrid  # noqa: F401  registers HybridSAC and the built-in envs
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.algorithm import HybridSAC
 from rllib_sac_hybrid.config import HYBRID_SAC_DEFAULTS
-from tuning.report import SweepReport, write_report
-from tuning.space import GRID_SETTINGS, LOG_UNIFORM_DEFAULTS, SearchSpace
+from rllib_sac_hybrid.tuning.report import SweepReport, write_report
+from rllib_sac_hybrid.tuning.space import GRID_SETTINGS, LOG_UNIFORM_DEFAULTS, SearchSpace
 
 logger = logging.getLogger(__name__)
 
@@ -289,7 +289,9 @@ def run_sweep(settings: SweepSettings) -> SweepReport:
 # ---- command line --------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None = None) -> SweepSettings:
     parser = argparse.ArgumentParser(
-        prog="python -m tuning.sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m rllib_sac_hybrid.tuning.sweep",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--env", default="Pendulum-v1", help="a registered gymnasium or Tune env id")
     parser.add_argument("--env-config", default="{}", help="JSON object passed to the env")
@@ -352,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = parse_args(argv)
         settings.validate()
     except ValueError as error:
-        raise SystemExit(f"tuning.sweep: {error}") from None
+        raise SystemExit(f"rllib_sac_hybrid.tuning.sweep: {error}") from None
     run_sweep(settings)
 
 

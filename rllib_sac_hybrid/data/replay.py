@@ -3,264 +3,21 @@
 RLlib's episode replay buffers keep per-step Python episode objects and cost tens of
 milliseconds per sample; here a sample is one ``randint`` plus one ``index_select`` per field.
 Episodes coming from the EnvRunners are turned into flat transition arrays once, on arrival
-(``episodes_to_transitions``), and appended in bulk.
+(``data.transitions.episodes_to_transitions``), and appended in bulk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from rllib_sac_hybrid.spaces import ActionLayout, flatten_observation
-
-Observation = torch.Tensor | dict[str, torch.Tensor]
-
-
-class Batch(NamedTuple):
-    """A batch of B transitions; observations are a tensor or a dict keyed like the encoder."""
-
-    obs: Observation  # (B, obs_dim) or {key: (B, dim)}
-    action: torch.Tensor  # (B, A) flat continuous action in [-1, 1]
-    reward: torch.Tensor  # (B,)
-    next_obs: Observation
-    done: torch.Tensor  # (B,) 1.0 only on termination; time-limit truncation bootstraps
-    discrete_action: torch.Tensor | None = None  # (B,) int64 index, when the action has a discrete part
-    discrete_penalty: torch.Tensor | None = None  # (B,) added to the discrete critic's reward
-    # (B,) gamma^k of each row's bootstrap, k <= n the steps its n-step return spans; None: gamma (1-step).
-    discount: torch.Tensor | None = None
-
-
-def episodes_to_transitions(
-    episodes: Iterable,
-    observation_space: gym.Space,
-    layout: ActionLayout,
-    penalty_key: str = "discrete_penalty",
-    grasp_penalty: float | None = None,
-) -> dict[str, np.ndarray | dict[str, np.ndarray]]:
-    """Flattens RLlib episode chunks into transition arrays.
-
-    Each chunk of length T holds T+1 observations; step t gives (o_t, a_t, r_t, o_{t+1}).
-    ``done`` is 1 only on the last step of a *terminated* episode: a truncated episode (time
-    limit) keeps bootstrapping from its true last observation, never from a reset. With a
-    discrete action part, ``info[penalty_key]`` of step t (0 when absent) is kept as its
-    ``discrete_penalty``; with ``grasp_penalty`` set, every step whose info reports a non-zero
-    penalty (a gripper flip) gets ``grasp_penalty`` instead, whatever the env's magnitude.
-    Where ``info["is_intervention"]`` of step t is true, a human drove the robot: the stored
-    action is ``info["teleop_action"]`` (env format), not the policy's.
-
-    Returns:
-        dict with ``obs``, ``next_obs`` (array or ``{key: array}``), ``action`` (n, A) float32 in
-        env units, ``reward`` (n,) and ``done`` (n,) float32; with a discrete part also
-        ``discrete_action`` (n,) int64 and ``discrete_penalty`` (n,) float32. Three more arrays
-        tell the replay which next observations it need not store twice (see
-        ``TensorReplayBuffer.add``): ``next_is_next_row`` (n,) bool, ``episode_id`` (n,) object
-        and ``episode_end`` (n,) bool (the last step of a terminated or truncated episode); and
-        ``is_intervention`` (n,) bool.
-    """
-    parts: dict[str, list] = {
-        k: [] for k in ("obs", "next_obs", "action", "reward", "done", INTERVENTION_KEY, *CHUNK_KEYS)
-    }
-    if layout.has_discrete:
-        parts.update(discrete_action=[], discrete_penalty=[])
-    for episode in episodes:
-        steps = len(episode)
-        if steps == 0:
-            continue
-        all_obs = flatten_observation(episode.get_observations(slice(0, steps + 1)), observation_space)
-        parts["obs"].append(_map(all_obs, lambda x: x[:-1]))
-        parts["next_obs"].append(_map(all_obs, lambda x: x[1:]))
-        continuous, discrete = layout.split(episode.get_actions(slice(0, steps)))
-        infos = episode.get_infos(slice(1, steps + 1))  # infos[0] belongs to the reset
-        intervened = np.array([bool(info and info.get(INTERVENTION_KEY)) for info in infos], dtype=bool)
-        if intervened.any():  # copies: split may return views of the episode's (read-only) arrays
-            continuous = continuous.copy()
-            discrete = None if discrete is None else discrete.copy()
-        for t in np.flatnonzero(intervened):
-            teleop = infos[t].get(TELEOP_ACTION_KEY)
-            if teleop is None:
-                raise ValueError(
-                    f"episode {episode.id_!r} step {t}: info[{INTERVENTION_KEY!r}] is true but info"
-                    f"[{TELEOP_ACTION_KEY!r}] is missing; allowed: the action the human executed, in the env's format."
-                )
-            continuous[t], index = layout.split_one(teleop)
-            if discrete is not None:
-                discrete[t] = index
-        parts[INTERVENTION_KEY].append(intervened)
-        parts["action"].append(continuous)
-        parts["reward"].append(np.asarray(episode.get_rewards(slice(0, steps)), dtype=np.float32))
-        done = np.zeros(steps, dtype=np.float32)
-        done[-1] = float(episode.is_terminated)
-        parts["done"].append(done)
-        linked = np.ones(steps, dtype=bool)
-        linked[-1] = False  # the chunk's last next obs is the first obs of no row of this chunk
-        parts["next_is_next_row"].append(linked)
-        parts["episode_id"].append(np.full(steps, episode.id_, dtype=object))
-        end = np.zeros(steps, dtype=bool)
-        end[-1] = bool(episode.is_done)
-        parts["episode_end"].append(end)
-        if layout.has_discrete:
-            parts["discrete_action"].append(discrete)
-            penalty = np.asarray([float(info.get(penalty_key, 0.0)) if info else 0.0 for info in infos], np.float32)
-            if grasp_penalty is not None:
-                penalty = np.where(penalty != 0.0, np.float32(grasp_penalty), np.float32(0.0))
-            parts["discrete_penalty"].append(penalty)
-    if not parts["obs"]:
-        return {}
-    return {name: _concat(values) for name, values in parts.items()}
-
-
-CHUNK_KEYS = ("next_is_next_row", "episode_id", "episode_end")
-INTERVENTION_KEY = "is_intervention"  # info key: a human drove this step ...
-TELEOP_ACTION_KEY = "teleop_action"  # ... with this action (env format)
-CHECKED_FIELDS = ("obs", "next_obs", "reward", "action")  # what must be finite for a transition to be used
-
-
-def non_finite_rows(transitions: Mapping) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Rows with a NaN or inf anywhere in their observation, next observation, reward or action.
-
-    Returns the (n,) bad-row mask and, per offending field (``obs/<key>`` for Dict
-    observations), its own mask.
-    """
-    n = len(transitions["reward"])
-    fields: dict[str, np.ndarray] = {}
-    for name in CHECKED_FIELDS:
-        value = transitions[name]
-        leaves = {f"{name}/{k}": v for k, v in value.items()} if isinstance(value, Mapping) else {name: value}
-        for label, array in leaves.items():
-            array = np.asarray(array).reshape(n, -1)  # isfinite works on any numeric dtype: no copy
-            bad = ~np.isfinite(array).all(axis=1)
-            if bad.any():
-                fields[label] = bad
-    mask = np.zeros(n, dtype=bool)
-    for bad in fields.values():
-        mask |= bad
-    return mask, fields
-
-
-def drop_transitions(transitions: Mapping, keep: np.ndarray) -> dict:
-    """The rows where ``keep`` is True, with the chunk bookkeeping mended around the gaps.
-
-    A kept row whose successor was dropped no longer points at it (its next observation is
-    stored on its own) and links no further; rows after a gap get a fresh episode id, so no
-    pending step of an earlier call links to them across the gap.
-    """
-    n = len(keep)
-    out = dict(transitions)
-    if "next_is_next_row" in transitions:
-        linked = np.asarray(transitions["next_is_next_row"], dtype=bool)
-        next_kept = np.append(keep[1:], True)
-        gap_after = linked & ~next_kept
-        out["next_is_next_row"] = linked & next_kept
-        if "episode_end" in transitions:
-            out["episode_end"] = np.asarray(transitions["episode_end"], dtype=bool) | gap_after
-        if "episode_id" in transitions:
-            ids = np.asarray(transitions["episode_id"], dtype=object).copy()
-            gaps = 0
-            for t in range(n):
-                if t == 0 or not linked[t - 1]:
-                    gaps = 0  # a new chunk
-                elif not keep[t - 1]:
-                    gaps += 1
-                if gaps:
-                    ids[t] = f"{ids[t]}#gap{gaps}"
-            out["episode_id"] = ids
-    return {k: _map(v, lambda x: np.asarray(x)[keep]) for k, v in out.items()}
-
-
-def concat_transitions(parts: list[Mapping]) -> dict:
-    """One transitions dict from several (e.g. one per EnvRunner); empty parts are skipped."""
-    parts = [p for p in parts if p and len(p["reward"]) > 0]
-    if not parts:
-        return {}
-    return {name: _concat([p[name] for p in parts]) for name in parts[0]}
-
-
-def random_shift(images: torch.Tensor, pad: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
-    """DrQ's augmentation: pad each image by ``pad`` pixels (edge-replicated) and crop it back at
-    a random integer offset, a different one per image. (B, H, W, C) uint8 or float -> same shape
-    and dtype."""
-    b, h, w, _ = images.shape
-    padded = F.pad(images.permute(0, 3, 1, 2).float(), (pad, pad, pad, pad), mode="replicate")  # (B, C, H+2p, W+2p)
-    dy, dx = torch.randint(0, 2 * pad + 1, (2, b, 1), generator=generator).to(images.device)
-    rows = (dy + torch.arange(h, device=images.device))[:, :, None]  # (B, H, 1)
-    cols = (dx + torch.arange(w, device=images.device))[:, None, :]  # (B, 1, W)
-    batch = torch.arange(b, device=images.device)[:, None, None]
-    out = padded[batch, :, rows, cols]  # advanced indices first: (B, H, W, C)
-    return out.to(images.dtype)
-
-
-# DrQ shifts 84x84 frames by up to 4 pixels: about 5% of the side.
-DRQ_SHIFT_FRACTION = 4 / 84
-
-
-def shift_pad_for(shape: tuple[int, ...], pad: int | str) -> int:
-    """The random-shift padding of an (H, W, C) camera: ``pad`` pixels, or for ``"auto"`` DrQ's
-    share of the side, ``max(1, round(max(H, W) * 4 / 84))`` (1 at 16, 2 at 32, 3 at 64, 4 at
-    84, 6 at 128). A fixed 4 pixels moves a 16x16 view by a quarter of its side and crops what
-    lies near the border out of it."""
-    if pad != "auto":
-        return int(pad)
-    return max(1, round(max(shape[0], shape[1]) * DRQ_SHIFT_FRACTION))
-
-
-def shift_images(batch: Batch, pads: dict[str | None, int]) -> Batch:
-    """``random_shift`` on the image keys of a batch's obs and next obs (independent offsets);
-    ``pads`` maps each image key (None: an image-only Box observation) to its padding."""
-    if not any(pads.values()):
-        return batch
-
-    def shifted(obs):
-        if not isinstance(obs, dict):  # an image-only Box observation
-            return random_shift(obs, pads[None])
-        return {k: random_shift(v, pads[k]) if pads.get(k) else v for k, v in obs.items()}
-
-    return batch._replace(obs=shifted(batch.obs), next_obs=shifted(batch.next_obs))
-
-
-def concat_batches(first: Batch, second: Batch) -> Batch:
-    """One batch of the rows of both (e.g. online rows, then demonstration rows)."""
-    return Batch(*(_cat(a, b) for a, b in zip(first, second)))
-
-
-def last_rows(batch: Batch, n: int) -> Batch:
-    """The batch's last ``n`` rows (``concat_batches`` puts the demonstration rows last)."""
-    return _tail(batch, n)
-
-
-def _tail(x, n: int):
-    """The last n rows of a tensor, or of every tensor in a dict or a NamedTuple of them (the
-    ``Batch`` itself, and a frozen camera's ``BackboneFeatures``, which ``prepare_batch`` puts
-    where the images were)."""
-    if x is None:
-        return None
-    if isinstance(x, dict):
-        return {k: _tail(v, n) for k, v in x.items()}
-    if isinstance(x, tuple):
-        return type(x)(*(_tail(v, n) for v in x))
-    return x[-n:]
-
-
-def _cat(a, b):
-    if a is None:
-        return None
-    if isinstance(a, dict):
-        return {k: torch.cat([a[k], b[k]]) for k in a}
-    return torch.cat([a, b])
-
-
-def _map(x, fn):
-    return {k: fn(np.asarray(v)) for k, v in x.items()} if isinstance(x, Mapping) else fn(np.asarray(x))
-
-
-def _concat(parts: list):
-    if isinstance(parts[0], Mapping):
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    return np.concatenate(parts)
+from rllib_sac_hybrid.data.batch import Batch, Observation
+from rllib_sac_hybrid.data.transitions import map_leaves
+from rllib_sac_hybrid.spaces import ActionLayout
 
 
 class TensorReplayBuffer:
@@ -391,7 +148,7 @@ class TensorReplayBuffer:
         rows_t = torch.as_tensor(rows, device=self.device)
         slots_t = torch.as_tensor(self.capacity + slots, device=self.device)
         _write(self.frames, rows_t, transitions["obs"], self.device)
-        _write(self.frames, slots_t, _map(transitions["next_obs"], lambda x: x[unlinked]), self.device)
+        _write(self.frames, slots_t, map_leaves(transitions["next_obs"], lambda x: x[unlinked]), self.device)
         self.next_frame.index_copy_(0, rows_t, torch.as_tensor(next_rows, device=self.device))
         for name in self.fields:
             _write(getattr(self, name), rows_t, transitions[name], self.device)
@@ -416,7 +173,7 @@ class TensorReplayBuffer:
             start = max(start, int(unlinked[-self.num_next_obs_slots - 1]) + 1)
         if start == 0:
             return transitions
-        return {k: _map(v, lambda x, s=start: x[s:]) for k, v in transitions.items()}
+        return {k: map_leaves(v, lambda x, s=start: x[s:]) for k, v in transitions.items()}
 
     def _acquire_slots(self, k: int) -> np.ndarray:
         """k free extra frames. Frames whose owner row is gone are reclaimed when the free list

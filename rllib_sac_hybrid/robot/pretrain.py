@@ -7,7 +7,7 @@ e.g. the gripper: cross-entropy) from the camera images alone, so the features m
 things are. Vector observation keys are left out on purpose: they would let the head predict
 without looking.
 
-    python -m rllib_sac_hybrid.pretrain --env rllib_sac_hybrid/PickPlacePixels-v0 \\
+    python -m rllib_sac_hybrid.robot.pretrain --env rllib_sac_hybrid/PickPlacePixels-v0 \\
         --env-config '{"image_size": 32}' --demonstrations demos/pixels --out backbone.pt
 
 then train with the weights loaded into every camera's backbone, frozen or as a starting point::
@@ -37,18 +37,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import rllib_sac_hybrid.envs  # noqa: F401  (registers the built-in ids)
 from rllib_sac_hybrid.cli import json_object
-from rllib_sac_hybrid.demos import FORMATS, demonstration_transitions, read_episodes
-from rllib_sac_hybrid.networks import BackboneFactory, ImageEncoder, mlp, resolve_backbone
-from rllib_sac_hybrid.replay import random_shift, shift_pad_for
+from rllib_sac_hybrid.data.augment import random_shift, shift_pad_for
+from rllib_sac_hybrid.data.demonstrations import FORMATS, demonstration_transitions, read_episodes
+from rllib_sac_hybrid.networks import (
+    WEIGHTS_FORMAT,
+    BackboneFactory,
+    ImageEncoder,
+    camera_name,
+    load_backbone_weights,  # noqa: F401  (imported from here before 0.2.0)
+    mlp,
+    resolve_backbone,
+)
 from rllib_sac_hybrid.spaces import ActionLayout, image_shapes
-
-WEIGHTS_FORMAT = 1  # version of the saved file's layout
-
-
-def camera_name(key: str | None) -> str:
-    """A camera's key in the weights file ("" for an image observation that is the whole Box)."""
-    return "" if key is None else key
 
 
 class BehaviourCloningNet(nn.Module):
@@ -125,8 +127,6 @@ def pretrain_image_backbone(
         raise ValueError(f'shift_pad={shift_pad!r} is invalid; allowed: an integer >= 0 (0: no shift) or "auto".')
     if demonstration_format not in FORMATS:
         raise ValueError(f"demonstration_format={demonstration_format!r} is unknown; allowed: {FORMATS}.")
-    import rllib_sac_hybrid.envs  # noqa: F401  (registers the built-in ids)
-
     made = gym.make(env, **(env_config or {}))
     observation_space, action_space = made.observation_space, made.action_space
     made.close()
@@ -243,28 +243,6 @@ def pretrain_image_backbone(
         "validation_transitions": len(val_rows),
         "seconds": time.monotonic() - start,
     }
-
-
-def load_backbone_weights(path: str) -> dict[str, dict[str, torch.Tensor]]:
-    """The per-camera backbone weights of a ``pretrain_image_backbone`` file.
-
-    Raises:
-        ValueError: the file is missing, unreadable, or not such a file.
-    """
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as error:
-        raise ValueError(f"image_backbone_weights={path!r} does not exist; allowed: a file written by "
-                         "python -m rllib_sac_hybrid.pretrain.") from error  # fmt: skip
-    except Exception as error:
-        raise ValueError(f"image_backbone_weights={path!r} could not be read ({type(error).__name__}: {error}); "
-                         "allowed: a file written by python -m rllib_sac_hybrid.pretrain.") from error  # fmt: skip
-    if not isinstance(saved, dict) or saved.get("format") != WEIGHTS_FORMAT or "backbones" not in saved:
-        raise ValueError(
-            f"image_backbone_weights={path!r} is not a backbone weights file (format {WEIGHTS_FORMAT}); allowed: a "
-            "file written by python -m rllib_sac_hybrid.pretrain."
-        )
-    return saved["backbones"]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from rllib_sac_hybrid.callbacks import success_flag
+from rllib_sac_hybrid.runtime.callbacks import success_flag
 
 RETURN_WINDOWED = "episode_return_windowed"
 SUCCESS_RATE_WINDOWED = "episode_success_rate_windowed"

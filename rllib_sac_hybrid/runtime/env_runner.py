@@ -12,6 +12,9 @@ from ray import cloudpickle
 from ray.rllib.env.multi_agent_env_runner import MultiAgentEnvRunner
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
+from rllib_sac_hybrid.robot.reward_classifier import RewardClassifierVectorWrapper
+from rllib_sac_hybrid.runtime.rng import rng_state, set_rng_state
+
 logger = logging.getLogger(__name__)
 
 COMPONENT_ENV_STATE = "hybrid_sac_env_state"  # env-runner state key: envs, unfinished episodes, RNG
@@ -31,8 +34,6 @@ class _HybridSACRunnerParts:
     def make_env(self) -> None:
         super().make_env()
         if self.env is not None and getattr(self.config, "reward_classifier", None) is not None:
-            from rllib_sac_hybrid.reward import RewardClassifierVectorWrapper
-
             # In this runner's process, on its CPU: one batched forward over the sub-envs a step.
             self.env = RewardClassifierVectorWrapper(
                 self.env,
@@ -64,8 +65,6 @@ class _HybridSACRunnerParts:
             self._set_env_state(env_state)
 
     def _env_state(self) -> dict:
-        from rllib_sac_hybrid.learner import rng_state
-
         try:
             env = _pickle_env(self.env)
             episodes = cloudpickle.dumps(
@@ -88,8 +87,6 @@ class _HybridSACRunnerParts:
         }
 
     def _set_env_state(self, state: dict) -> None:
-        from rllib_sac_hybrid.learner import set_rng_state
-
         episodes = cloudpickle.loads(state["episodes"])
         self.env.close()
         self.env = cloudpickle.loads(state["env"])

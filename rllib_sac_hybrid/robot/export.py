@@ -1,7 +1,7 @@
 """Exports a trained policy to one file that runs without Ray or this package.
 
-    python -m rllib_sac_hybrid.export CHECKPOINT --out policy.pt
-    python -m rllib_sac_hybrid.export CHECKPOINT --out policy.onnx --format onnx   # needs the export extra
+    python -m rllib_sac_hybrid.robot.export CHECKPOINT --out policy.pt
+    python -m rllib_sac_hybrid.robot.export CHECKPOINT --out policy.onnx --format onnx   # needs the export extra
 
 ``CHECKPOINT`` is an Algorithm checkpoint (``algo.save_to_path()``, a Tune trial's
 ``checkpoint_...``) or an RLModule checkpoint inside one. The file maps **one observation in the
@@ -43,9 +43,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from rllib_sac_hybrid.robot.checkpoints import DEFAULT_MODULE_ID, load_module
+from rllib_sac_hybrid.spaces import image_shapes
+
 FORMATS = ("torchscript", "onnx")
 METADATA_NAME = "rllib_sac_hybrid.json"  # the TorchScript extra file / ONNX metadata key
-DEFAULT_MODULE_ID = "default_policy"
 
 
 class GreedyPolicy(nn.Module):
@@ -57,8 +59,6 @@ class GreedyPolicy(nn.Module):
 
     def __init__(self, module: nn.Module) -> None:
         super().__init__()
-        from rllib_sac_hybrid.spaces import image_shapes
-
         module = copy.deepcopy(module).cpu().eval().requires_grad_(False)
         for name in module.get_non_inference_attributes():
             if hasattr(module, name):
@@ -96,42 +96,6 @@ def _map_parts(action, fn):
     if isinstance(action, dict):
         return {key: fn(part) for key, part in action.items()}
     return fn(action)
-
-
-def load_module(checkpoint: str | Path, module_id: str = DEFAULT_MODULE_ID):
-    """The HybridSAC module of an Algorithm checkpoint (or of an RLModule checkpoint in one).
-
-    Raises:
-        ValueError: when ``checkpoint`` holds no such module, naming what it does hold.
-    """
-    from ray.rllib.core.rl_module.rl_module import RLModule
-
-    path = Path(checkpoint).expanduser().resolve()
-    if not path.exists():
-        raise ValueError(f"checkpoint={str(checkpoint)!r} does not exist.")
-    candidates = [
-        path / "learner_group" / "learner" / "rl_module" / module_id,  # an Algorithm checkpoint
-        path / "learner" / "rl_module" / module_id,  # a LearnerGroup checkpoint
-        path / "rl_module" / module_id,  # a Learner checkpoint
-        path / module_id,  # a MultiRLModule checkpoint
-        path,  # the RLModule itself
-    ]
-    for candidate in candidates:
-        if _is_single_module_checkpoint(candidate):
-            module = RLModule.from_checkpoint(candidate)
-            if not hasattr(module, "layout"):
-                raise ValueError(f"{candidate} holds a {type(module).__name__}, not a HybridSAC module.")
-            return module
-    modules = sorted(p.name for p in (path / "learner_group" / "learner" / "rl_module").glob("*") if p.is_dir())
-    hint = f"; its modules: {modules} (pass --module-id)" if modules else ""
-    raise ValueError(f"checkpoint={str(checkpoint)!r} holds no HybridSAC module {module_id!r}{hint}.")
-
-
-def _is_single_module_checkpoint(path: Path) -> bool:
-    """An RLModule's own checkpoint: its state and constructor, and no sub-checkpoints (an
-    Algorithm, Learner or MultiRLModule checkpoint has them)."""
-    files = ("class_and_ctor_args.pkl", "module_state.pkl")
-    return all((path / f).is_file() for f in files) and not any(p.is_dir() for p in path.iterdir())
 
 
 def policy_metadata(module) -> dict[str, Any]:
@@ -298,11 +262,13 @@ class ExportedPolicy:
             try:
                 self.policy = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
             except RuntimeError as error:
-                message = f"{path} is not a TorchScript file of python -m rllib_sac_hybrid.export: {error}"
+                message = f"{path} is not a TorchScript file of python -m rllib_sac_hybrid.robot.export: {error}"
                 raise ValueError(message) from error
             self.metadata = json.loads(extra[METADATA_NAME]) if extra[METADATA_NAME] else None
         if self.metadata is None:
-            raise ValueError(f"{path} carries no {METADATA_NAME}: not written by python -m rllib_sac_hybrid.export.")
+            raise ValueError(
+                f"{path} carries no {METADATA_NAME}: not written by python -m rllib_sac_hybrid.robot.export."
+            )
 
     def __call__(self, obs):
         space = self.metadata["observation_space"]

@@ -18,7 +18,7 @@ import numpy as np
 import ray
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
-from rllib_sac_hybrid.replay import episodes_to_transitions
+from rllib_sac_hybrid.data.transitions import episodes_to_transitions
 from rllib_sac_hybrid.spaces import ActionLayout, flatten_observation, observation_dims
 
 ITEM_COLUMN = "item"  # RLlib's column of packed episodes
@@ -82,7 +82,7 @@ def _read_rllib(path: str) -> list[SingleAgentEpisode]:
         raise ValueError(
             f"demonstrations {path!r} could not be read as Parquet ({type(error).__name__}: {error}); allowed: "
             "RLlib's recorded episodes (config.offline_data(output=..., output_write_episodes=True), or "
-            "python -m rllib_sac_hybrid.record)."
+            "python -m rllib_sac_hybrid.robot.record)."
         ) from error
     episodes = []
     for index, row in enumerate(rows):
