@@ -3,21 +3,21 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench-pendulum clean
+.PHONY: demo test docs results lint bench-pendulum clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# The pinned CPU build first: a bare `torch` requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test,bench,tune,optuna,pb2,minari,gym-hil,tensorboard,export]"
+	$(PY) -m pip install --quiet -e ".[test,docs,bench,tune,optuna,pb2,minari,gym-hil,tensorboard,export]"
 	touch $@
 
 demo: $(VENV)/.installed
 	$(PY) -m rllib_sac_hybrid.demo
 
 test: $(VENV)/.installed
-	$(PY) -m ruff check rllib_sac_hybrid tuning tests benchmarks examples
+	$(PY) -m ruff check rllib_sac_hybrid tests benchmarks examples
 	# Tests go to the 2 xdist workers one by one (a file's long learning tests no longer queue on
 	# one worker); files whose tests share a module fixture carry an xdist_group mark.
 	# Two phases: the suite on 2 xdist workers, then the `serial` tests alone: several processes
@@ -26,8 +26,17 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=60 -m "not serial" tests
 	$(PY) -m pytest -q --durations=15 -m serial tests
 
+# The site in build/site: the settings reference rendered from settings.py, then a strict build.
+docs: $(VENV)/.installed
+	$(PY) -c "from rllib_sac_hybrid.settings import write_reference; write_reference()"
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+# The result tables (README, docs/results.md) and curves from the run records in benchmarks/results/.
+results: $(VENV)/.installed
+	$(PY) -m benchmarks.render
+
 bench-pendulum: $(VENV)/.installed
 	$(PY) benchmarks/pendulum.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build

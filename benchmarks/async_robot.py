@@ -29,7 +29,7 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 
 from rllib_sac_hybrid import HybridSACConfig
 from rllib_sac_hybrid.envs import SIM_ROBOT_ID
-from rllib_sac_hybrid.local_cluster import local_cluster
+from rllib_sac_hybrid.runtime.local_cluster import local_cluster
 
 
 def robot_stats(runner) -> dict:

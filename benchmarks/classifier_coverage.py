@@ -21,14 +21,14 @@ import torch
 
 import rllib_sac_hybrid.envs as envs
 from rllib_sac_hybrid.envs.pick_place import OPEN, STAY
-from rllib_sac_hybrid.reward import load_classifier
+from rllib_sac_hybrid.robot.reward_classifier import load_classifier
 
 RINGS = ((0.0, 0.5), (0.5, 0.75), (0.75, 1.0))  # release distance, in goal radii
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("classifier", help="a file of python -m rllib_sac_hybrid.reward train")
+    parser.add_argument("classifier", help="a file of python -m rllib_sac_hybrid.robot.reward_classifier train")
     parser.add_argument("--image-size", type=int, default=16)
     parser.add_argument("--episodes", type=int, default=300)
     parser.add_argument("--seed", type=int, default=50_000, help="episode i resets with seed + i")

@@ -5,7 +5,7 @@ pick-cube (``--task gym-hil``, needs the gym-hil extra).
     python benchmarks/demos.py --seeds 0 1 --max-env-steps 30000
     python benchmarks/demos.py --task gym-hil --max-env-steps 10000
 
-Records the demonstrations once (``python -m rllib_sac_hybrid.record`` does the same), then
+Records the demonstrations once (``python -m rllib_sac_hybrid.robot.record`` does the same), then
 trains each setting per seed until the training success rate (mean over the last 30 episodes,
 the exploring policy) reaches ``--target`` or ``--max-env-steps`` pass. Writes
 ``benchmarks/results/demos_<task>.{csv,png}`` and prints env steps and seconds to the target.
@@ -16,15 +16,18 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import time
+import sys
 from pathlib import Path
 
 import ray
 import torch
 
-from rllib_sac_hybrid import HybridSACConfig
-from rllib_sac_hybrid.envs import PICK_PLACE_TRAINING
-from rllib_sac_hybrid.record import record
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: benchmarks.common
+
+from benchmarks.common import record_run, train_until  # noqa: E402
+from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
+from rllib_sac_hybrid.envs import PICK_PLACE_TRAINING  # noqa: E402
+from rllib_sac_hybrid.robot.record import record  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # task -> (env id, env config, extra training settings)
@@ -59,19 +62,16 @@ def config(task: str, seed: int, demonstrations: str | None) -> HybridSACConfig:
 
 def run(name: str, seed: int, demonstrations: str | None, args: argparse.Namespace) -> list[dict]:
     algo = config(args.task, seed, demonstrations).build_algo()
-    rows, start = [], time.monotonic()
+    curve: list[dict] = []
     try:
-        while True:
-            result = algo.train()
-            steps = int(result["num_env_steps_sampled_lifetime"])
-            success = result["env_runners"].get("episode_success_rate_windowed", float("nan"))
-            rows.append({"setting": name, "seed": seed, "env_steps": steps, "success": success,
-                         "seconds": time.monotonic() - start})  # fmt: skip
-            print(f"{name} seed {seed}: {steps} env steps, success {success:.2f}", flush=True)
-            if success >= args.target or steps >= args.max_env_steps:
-                return rows
+        train_until(algo, args.max_env_steps, label=f"{name} seed {seed}", rows=curve,
+                    stop=lambda row: row["train_success"] >= args.target)  # fmt: skip
     finally:
         algo.stop()
+    record_run("demos", task=args.task, label=name, seed=seed, curve=curve,
+               settings={"demonstrations": demonstrations is not None, "target": args.target})  # fmt: skip
+    return [{"setting": name, "seed": seed, "env_steps": r["env_steps"], "success": r["train_success"],
+             "seconds": r["seconds"]} for r in curve]  # fmt: skip
 
 
 def plot(rows: list[dict], target: float, title: str, path: Path) -> None:

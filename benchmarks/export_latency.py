@@ -5,7 +5,7 @@
 
 For each task it builds the module ``HybridSACConfig()`` makes for the env (the defaults, or a
 preset: untrained weights cost the same as trained ones), writes it with
-``rllib_sac_hybrid.export``, loads the file back (``ExportedPolicy``: the env's numpy
+``rllib_sac_hybrid.robot.export``, loads the file back (``ExportedPolicy``: the env's numpy
 observation in, the env's action out, conversions included) and prints the median time per call
 over 200 calls, with 1 torch / onnxruntime thread, as on a robot's control computer next to
 other processes.
@@ -23,7 +23,7 @@ import torch
 
 import rllib_sac_hybrid.envs as envs
 from rllib_sac_hybrid import HybridSACConfig, HybridSACTorchRLModule
-from rllib_sac_hybrid.export import export_module
+from rllib_sac_hybrid.robot.export import export_module
 
 TASKS = {
     "pick-place (state)": (envs.PICK_PLACE_ID, {}),

@@ -44,8 +44,8 @@ import torch
 
 from rllib_sac_hybrid.cli import key_values
 from rllib_sac_hybrid.envs.grasp_carry import CLOSE, OPEN, STAY, GraspCarryEnv
-from rllib_sac_hybrid.evaluation import EVALUATION_SEED_OFFSET, single_action
-from rllib_sac_hybrid.export import load_module
+from rllib_sac_hybrid.robot.checkpoints import load_module
+from rllib_sac_hybrid.runtime.evaluation import EVALUATION_SEED_OFFSET, single_action
 
 COUNTS = ("reached", "close on closed", "grasped", "drops", "at goal", "not opened at goal", "success")
 COLUMNS = COUNTS + ("arm to object", "arm to goal")

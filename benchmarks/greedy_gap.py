@@ -34,10 +34,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import rllib_sac_hybrid.envs  # noqa: E402, F401  (registers the built-in ids)
-from rllib_sac_hybrid.callbacks import success_flag  # noqa: E402
 from rllib_sac_hybrid.cli import key_values  # noqa: E402
-from rllib_sac_hybrid.evaluation import EVALUATION_SEED_OFFSET, observation_batch, single_action  # noqa: E402
-from rllib_sac_hybrid.export import load_module  # noqa: E402
+from rllib_sac_hybrid.robot.checkpoints import load_module  # noqa: E402
+from rllib_sac_hybrid.runtime.callbacks import success_flag  # noqa: E402
+from rllib_sac_hybrid.runtime.evaluation import EVALUATION_SEED_OFFSET, observation_batch, single_action  # noqa: E402
 
 
 def critic_at(module, obs) -> tuple[float, float]:

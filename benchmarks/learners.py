@@ -12,13 +12,18 @@ random-action warm-up, then a first learning iteration), then ``--iterations`` m
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import ray
 import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
 
-from rllib_sac_hybrid import HybridSACConfig
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: benchmarks.common
+
+from benchmarks.common import train_until  # noqa: E402
+from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
 
 SETTINGS = [(0, 256), (1, 256), (2, 128), (2, 256)]  # (num_learners, train_batch_size_per_learner)
 
@@ -80,23 +85,16 @@ def learn(cpus: int, target: float, max_env_steps: int) -> None:
             .debugging(seed=0)
         )
         algo = config.build_algo()
-        start = time.monotonic()
         try:
-            while True:
-                result = algo.train()
-                steps = int(result["num_env_steps_sampled_lifetime"])
-                ret = result["env_runners"]["episode_return_windowed"]
-                print(
-                    f"{steps:>6} env steps {time.monotonic() - start:>6.0f} s  windowed return {ret:8.1f}", flush=True
-                )
-                if ret >= target or steps >= max_env_steps:
-                    break
+            rows = train_until(algo, max_env_steps, label="two learners",
+                               stop=lambda row: row["train_return"] >= target)  # fmt: skip
         finally:
             algo.stop()
     finally:
         ray.shutdown()
+    steps, ret, seconds = rows[-1]["env_steps"], rows[-1]["train_return"], rows[-1]["seconds"]
     verdict = "reached" if ret >= target else "did not reach"
-    print(f"two learners {verdict} {target} at {steps} env steps, {time.monotonic() - start:.0f} s")
+    print(f"two learners {verdict} {target} at {steps} env steps, {seconds:.0f} s")
 
 
 def main() -> None:

@@ -41,13 +41,16 @@ import math
 import os
 import shutil
 import signal
-import time
+import sys
 from pathlib import Path
 
 import ray
 import torch
 
-from rllib_sac_hybrid import HybridSACConfig
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: benchmarks.common
+
+from benchmarks.common import RESULTS, first_at, held_from, record_run, train_until  # noqa: E402
+from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
 from rllib_sac_hybrid.cli import key_values
 from rllib_sac_hybrid.envs import (
     GRASP_CARRY_ID,
@@ -57,10 +60,9 @@ from rllib_sac_hybrid.envs import (
     PICK_PLACE_SPARSE_ID,
     PICK_PLACE_TRAINING,
 )
-from rllib_sac_hybrid.evaluation import greedy_evaluation
-from rllib_sac_hybrid.record import record
+from rllib_sac_hybrid.robot.record import record
+from rllib_sac_hybrid.runtime.evaluation import greedy_evaluation
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = {
     "pick-place": PICK_PLACE_ID,
     "pick-place-sparse": PICK_PLACE_SPARSE_ID,
@@ -110,7 +112,7 @@ def make_config(task: str, settings: str, seed: int, overrides: dict, args: argp
 
 def demo_dir(task: str, args: argparse.Namespace) -> str:
     """``--demos`` scripted episodes of the task, recorded once per env config
-    (``python -m rllib_sac_hybrid.record``)."""
+    (``python -m rllib_sac_hybrid.robot.record``)."""
     config = env_config(task, args)
     digest = hashlib.sha1(repr(sorted(config.items())).encode()).hexdigest()[:8]
     path = RESULTS / f"demos_{task}_{args.demos}_{digest}"
@@ -127,78 +129,73 @@ def demo_dir(task: str, args: argparse.Namespace) -> str:
 
 
 def run(task: str, settings: str, seed: int, args: argparse.Namespace, overrides: dict, rows: list[dict]) -> None:
-    """Trains one run, appending a row to ``rows`` per iteration (kept if the run is stopped)."""
+    """Trains one run, appending a row to ``rows`` per iteration (kept if the run is stopped), and
+    records it in ``results/learning.jsonl``."""
     algo = make_config(task, settings, seed, overrides, args).build_algo()
     label = (
         settings + (f" + {args.demos} demos" if args.demos else "") + "".join(f" {k}={v}" for k, v in overrides.items())
     )
-    start, next_eval = time.monotonic(), args.eval_every
+    alone = {k: v for k, v in env_config(task, args).items() if k != "simulated_human"}  # the policy alone
+
+    def greedy(algo, steps: int) -> dict:
+        figures = greedy_evaluation(algo.get_module(), TASKS[task], args.eval_episodes, seed=seed, env_config=alone)
+        return {"greedy_return": figures["return_mean"], "greedy_success": figures["success_rate"]}
+
+    def classifier(result: dict) -> dict:
+        runners = result["env_runners"]
+        return {
+            "train_env_success": runners.get("episode_env_success_rate_windowed", math.nan),
+            "classifier_precision": runners.get("reward_classifier_precision_windowed", math.nan),
+            "classifier_recall": runners.get("reward_classifier_recall_windowed", math.nan),
+            "entropy": result["learners"].get("default_policy", {}).get("entropy", math.nan),
+        }
+
+    curve: list[dict] = []
+    finished = False
     try:
-        while True:
-            result = algo.train()
-            steps = int(result["num_env_steps_sampled_lifetime"])
-            runners = result["env_runners"]
-            greedy = {"return_mean": math.nan, "success_rate": math.nan}
-            if steps >= next_eval or steps >= args.max_env_steps:
-                next_eval += args.eval_every
-                alone = {k: v for k, v in env_config(task, args).items() if k != "simulated_human"}  # the policy alone
-                greedy = greedy_evaluation(
-                    algo.get_module(), TASKS[task], args.eval_episodes, seed=seed, env_config=alone
-                )
-            row = {
-                "settings": label,
-                "seed": seed,
-                "env_steps": steps,
-                "seconds": round(time.monotonic() - start, 1),
-                "train_return": runners.get("episode_return_windowed", math.nan),
-                "train_success": runners.get("episode_success_rate_windowed", math.nan),
-                "greedy_return": greedy["return_mean"],
-                "greedy_success": greedy["success_rate"],
-                "intervention_rate": runners.get("episode_intervention_rate", math.nan),
-                "temperature": result["learners"].get("default_policy", {}).get("temperature", math.nan),
-                "entropy": result["learners"].get("default_policy", {}).get("entropy", math.nan),
-                "train_env_success": runners.get("episode_env_success_rate_windowed", math.nan),
-                "classifier_precision": runners.get("reward_classifier_precision_windowed", math.nan),
-                "classifier_recall": runners.get("reward_classifier_recall_windowed", math.nan),
-            }
-            rows.append(row)
-            classifier = (
-                f" | env's own success {row['train_env_success']:.2f}, classifier precision "
-                f"{row['classifier_precision']:.2f} recall {row['classifier_recall']:.2f}"
-                if not math.isnan(row["train_env_success"])
-                else ""
-            )
-            print(
-                f"{label} seed {seed}: {steps} env steps {row['seconds']:.0f} s | training return "
-                f"{row['train_return']:.2f} success {row['train_success']:.2f} | greedy return "
-                f"{row['greedy_return']:.2f} success {row['greedy_success']:.2f} | alpha {row['temperature']:.3g}"
-                + classifier,
-                flush=True,
-            )
-            if steps >= args.max_env_steps:
-                if args.save:
-                    name = label.replace(" ", "_").replace(":", "-") + (f"_{args.tag}" if args.tag else "")
-                    path = RESULTS / "checkpoints" / f"{task}_{name}_seed{seed}"
-                    algo.save_to_path(str(path.resolve()))
-                    print(f"saved the final algorithm to {path}")
-                return
+        train_until(algo, args.max_env_steps, label=f"{label} seed {seed}", evaluate=greedy,
+                    eval_every=args.eval_every, extra=classifier, rows=curve)  # fmt: skip
+        finished = True
+        if args.save:
+            name = label.replace(" ", "_").replace(":", "-") + (f"_{args.tag}" if args.tag else "")
+            path = RESULTS / "checkpoints" / f"{task}_{name}_seed{seed}"
+            algo.save_to_path(str(path.resolve()))
+            print(f"saved the final algorithm to {path}")
     finally:
         algo.stop()
+        rows += [{"settings": label, "seed": seed, **{k: row.get(k, math.nan) for k in FIELDS[2:]}} for row in curve]
+        if curve and args.record:
+            settings_used = {"settings": settings, "demos": args.demos, "overrides": overrides,
+                             "env_config": env_config(task, args), "runners": args.runners,
+                             "async_sampling": args.async_sampling, "threads": args.threads,
+                             "window": args.window, "eval_episodes": args.eval_episodes}  # fmt: skip
+            record_run("learning", task=task, label=label, seed=seed, settings=settings_used, curve=curve,
+                       finished=finished, command=" ".join(["python benchmarks/learning.py", *sys.argv[1:]]),
+                       summary=summarise(curve, args.target))  # fmt: skip
 
 
-def first_at(curve: list[dict], key: str, target: float) -> str:
-    hit = next((r for r in curve if r[key] >= target), None)
+def summarise(curve: list[dict], target: float) -> dict:
+    """The figures a results table shows: when training and greedy success (or the return) first
+    reached the target, from when training success held it, and the final figures."""
+    metric = "success" if any(not math.isnan(r.get("train_success", math.nan)) for r in curve) else "return"
+    final = ("env_steps", "seconds", "train_return", "train_success", "greedy_return", "greedy_success")
+    out: dict = {"metric": metric, "target": target, "final": {k: curve[-1].get(k) for k in final}}
+    for kind in ("train", "greedy"):
+        hit = first_at(curve, f"{kind}_{metric}", target)
+        out[f"{kind}_first"] = {"env_steps": hit["env_steps"], "seconds": hit["seconds"]} if hit else None
+    held = held_from(curve, f"train_{metric}", target)
+    out["train_held_from"] = held["env_steps"] if held else None
+    return out
+
+
+def _first(curve: list[dict], key: str, target: float) -> str:
+    hit = first_at(curve, key, target)
     return f"{hit['env_steps']:,} ({hit['seconds']:.0f} s)" if hit else f"> {curve[-1]['env_steps']:,}"
 
 
-def held_from(curve: list[dict], key: str, target: float) -> str:
-    """The env steps from which ``key`` stayed at or above ``target`` to the end of the run."""
-    start = None
-    for row in curve:
-        if math.isnan(row[key]):
-            continue
-        start = (start or row) if row[key] >= target else None
-    return f"{start['env_steps']:,}" if start else "never"
+def _held(curve: list[dict], key: str, target: float) -> str:
+    row = held_from(curve, key, target)
+    return f"{row['env_steps']:,}" if row else "never"
 
 
 def plot(rows: list[dict], task: str, target: float, path: Path) -> None:
@@ -254,6 +251,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--runners", type=int, default=0, help="remote EnvRunners (0: sample in the driver)")
     parser.add_argument("--async-sampling", action="store_true", help="runners step on while the learner trains")
     parser.add_argument("--tag", default="", help="suffix of the output files")
+    parser.add_argument("--no-record", dest="record", action="store_false",
+                        help="do not append the runs to benchmarks/results/learning.jsonl")  # fmt: skip
     parser.add_argument("--save", action="store_true", help="save each run's final algorithm under results/checkpoints")
     parser.add_argument("--merge", nargs="+", default=None, metavar="CSV",
                         help="train nothing: merge these tables (e.g. seeds run in parallel)")  # fmt: skip
@@ -317,9 +316,9 @@ def report(rows: list[dict], args: argparse.Namespace) -> None:
         curve = [r for r in rows if r["settings"] == settings and r["seed"] == seed]
         final = f"{curve[-1]['train_success']:.2f} / {curve[-1]['greedy_success']:.2f}"
         rate = curve[-1]["env_steps"] / curve[-1]["seconds"]  # greedy evaluations included
-        print(f"{settings:>40} {seed:>4} {first_at(curve, 'train_success', args.target):>18} "
-              f"{held_from(curve, 'train_success', args.target):>10} "
-              f"{first_at(curve, 'greedy_success', args.target):>18} {final:>20} {rate:>11.1f}")  # fmt: skip
+        print(f"{settings:>40} {seed:>4} {_first(curve, 'train_success', args.target):>18} "
+              f"{_held(curve, 'train_success', args.target):>10} "
+              f"{_first(curve, 'greedy_success', args.target):>18} {final:>20} {rate:>11.1f}")  # fmt: skip
     print(f"curves: {stem}.png, table: {stem}.csv")
 
 

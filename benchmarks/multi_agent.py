@@ -10,14 +10,18 @@ curve every 500 env steps. Settings are the Pendulum example's (``examples/pendu
 from __future__ import annotations
 
 import argparse
-import time
+import sys
+from pathlib import Path
 
 import ray
 import torch
 from ray.rllib.examples.envs.classes.multi_agent import MultiAgentPendulum
 from ray.tune.registry import register_env
 
-from rllib_sac_hybrid import HybridSACConfig
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: benchmarks.common
+
+from benchmarks.common import first_at, record_run, train_until  # noqa: E402
+from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
 
 POLICIES = {
     "separate": ({"p0", "p1"}, lambda agent_id, episode, **kwargs: f"p{agent_id}"),
@@ -37,24 +41,21 @@ def run(setting: str, seed: int, args: argparse.Namespace) -> dict:
         .debugging(seed=seed)
     )
     algo = config.build_algo()
-    reached = {target: None for target in args.targets}
-    curve, start = [], time.time()
+    rows: list[dict] = []
     try:
-        while True:
-            result = algo.train()
-            steps = int(result["num_env_steps_sampled_lifetime"])
-            ret = float(result["env_runners"]["episode_return_windowed"])
-            seconds = time.time() - start
-            curve.append((steps, round(ret)))
-            for target in reached:
-                if reached[target] is None and ret >= target:
-                    reached[target] = (steps, seconds)
-            print(f"{setting} seed {seed}: {steps} env steps {seconds:.0f} s | windowed return {ret:.0f}", flush=True)
-            if steps >= args.max_env_steps or all(reached.values()):
-                break
+        train_until(algo, args.max_env_steps, label=f"{setting} seed {seed}", rows=rows,
+                    stop=lambda row: row["train_return"] >= max(args.targets))  # fmt: skip
     finally:
         algo.stop()
-    return {"setting": setting, "seed": seed, "reached": reached, "curve": curve, "seconds": time.time() - start}
+    reached = {}
+    for target in args.targets:
+        hit = first_at(rows, "train_return", target)
+        reached[target] = (hit["env_steps"], hit["seconds"]) if hit else None
+    record_run("multi_agent", task="ma-pendulum", label=setting, seed=seed, curve=rows,
+               settings={"policies": sorted(POLICIES[setting][0])},
+               summary={"reached": {str(k): v for k, v in reached.items()}})  # fmt: skip
+    curve = [(r["env_steps"], round(r["train_return"])) for r in rows]
+    return {"setting": setting, "seed": seed, "reached": reached, "curve": curve, "seconds": rows[-1]["seconds"]}
 
 
 def main() -> None:

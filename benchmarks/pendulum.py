@@ -15,13 +15,16 @@ import argparse
 import csv
 import math
 import os
-import time
+import sys
 from pathlib import Path
 
 import ray
 import torch
 
-from rllib_sac_hybrid import HybridSACConfig
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: benchmarks.common
+
+from benchmarks.common import first_at, record_run, train_until  # noqa: E402
+from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
 
 SETTINGS = {
     # REDQ (Chen et al. 2021): 10 critics, min over 2 random target heads, 20 critic updates per env step
@@ -50,24 +53,20 @@ def run(setting: str, seed: int, args: argparse.Namespace) -> dict:
         .debugging(seed=seed)
     )
     algo = config.build_algo()
-    curve: list[tuple[int, float, float]] = []
-    reached: dict[float, tuple[int, float] | None] = {t: None for t in THRESHOLDS}
-    start = time.time()
+    rows: list[dict] = []
     try:
-        while True:
-            result = algo.train()
-            steps = int(result["num_env_steps_sampled_lifetime"])
-            ret = float(result["env_runners"].get("episode_return_windowed", float("nan")))
-            wall = time.time() - start
-            curve.append((steps, ret, wall))
-            for threshold in THRESHOLDS:
-                if reached[threshold] is None and ret >= threshold:
-                    reached[threshold] = (steps, wall)
-            print(f"  [{setting} seed={seed}] {steps:>6} env steps  return {ret:8.1f}  {wall:6.0f}s", flush=True)
-            if reached[THRESHOLDS[-1]] is not None or steps >= args.max_env_steps[setting]:
-                break
+        train_until(algo, args.max_env_steps[setting], label=f"{setting} seed {seed}", rows=rows,
+                    stop=lambda row: row["train_return"] >= THRESHOLDS[-1])  # fmt: skip
     finally:
         algo.stop()
+    reached = {}
+    for threshold in THRESHOLDS:
+        hit = first_at(rows, "train_return", threshold)
+        reached[threshold] = (hit["env_steps"], hit["seconds"]) if hit else None
+    curve = [(r["env_steps"], r["train_return"], r["seconds"]) for r in rows]
+    record_run("pendulum", task="pendulum", label=setting, seed=seed, curve=rows,
+               settings={**SETTINGS[setting], "hidden": args.hidden, "torch_threads": args.torch_threads},
+               summary={"reached": {str(k): v for k, v in reached.items()}})  # fmt: skip
     return {"setting": setting, "seed": seed, "curve": curve, "reached": reached}
 
 

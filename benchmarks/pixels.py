@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -26,8 +27,12 @@ import numpy as np  # noqa: E402
 import ray  # noqa: E402
 import torch  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: benchmarks.common
+
+from benchmarks.common import record_run, train_until  # noqa: E402
 from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
 from rllib_sac_hybrid.envs import GYM_HIL_PICK_CUBE_ID, PICK_PLACE_PIXELS_ID, PICK_PLACE_TRAINING  # noqa: E402
+from rllib_sac_hybrid.settings import HYBRID_SAC_DEFAULTS  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -50,9 +55,9 @@ def random_policy(image_size: int, episodes: int) -> dict:
 
 def pretrained_backbone(args: argparse.Namespace) -> str:
     """A backbone pretrained on ``--pretrain-demos`` scripted demonstrations (behaviour cloning from
-    the image, ``rllib_sac_hybrid.pretrain``), recorded and trained once per image size."""
-    from rllib_sac_hybrid.pretrain import pretrain_image_backbone
-    from rllib_sac_hybrid.record import record
+    the image, ``rllib_sac_hybrid.robot.pretrain``), recorded and trained once per image size."""
+    from rllib_sac_hybrid.robot.pretrain import pretrain_image_backbone
+    from rllib_sac_hybrid.robot.record import record
 
     demos = RESULTS / f"demos_pixels{args.image_size}_{args.pretrain_demos}"
     out = RESULTS / f"backbone_pixels{args.image_size}_{args.pretrain_demos}.pt"
@@ -89,24 +94,15 @@ def pixel_config(args: argparse.Namespace, frozen: bool, weights: str | None = N
 
 def train(name: str, config: HybridSACConfig, max_env_steps: int) -> list[dict]:
     algo = config.build_algo()
-    rows, start = [], time.monotonic()
+    curve: list[dict] = []
     try:
-        while True:
-            result = algo.train()
-            runners = result["env_runners"]
-            rows.append({
-                "setting": name,
-                "env_steps": int(result["num_env_steps_sampled_lifetime"]),
-                "return": runners.get("episode_return_windowed", float("nan")),
-                "success": runners.get("episode_success_rate_windowed", float("nan")),
-                "seconds": time.monotonic() - start,
-            })  # fmt: skip
-            print(f"{name}: {rows[-1]['env_steps']} env steps, return {rows[-1]['return']:.2f}, "
-                  f"success {rows[-1]['success']:.2f}, {rows[-1]['seconds']:.0f} s", flush=True)  # fmt: skip
-            if rows[-1]["env_steps"] >= max_env_steps:
-                return rows
+        train_until(algo, max_env_steps, label=name, rows=curve)
     finally:
         algo.stop()
+    record_run("pixels", task="pick-place-pixels", label=name, seed=config.seed or 0, curve=curve,
+               settings={k: repr(v) for k, v in config.to_dict().items() if k in HYBRID_SAC_DEFAULTS})  # fmt: skip
+    return [{"setting": name, "env_steps": r["env_steps"], "return": r["train_return"], "success": r["train_success"],
+             "seconds": r["seconds"]} for r in curve]  # fmt: skip
 
 
 def gym_hil_smoke(iterations: int) -> None:

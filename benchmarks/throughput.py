@@ -39,7 +39,7 @@ import torch
 
 from rllib_sac_hybrid import HybridSACConfig, HybridSACTorchRLModule
 from rllib_sac_hybrid.cli import key_values
-from rllib_sac_hybrid.replay import TensorReplayBuffer
+from rllib_sac_hybrid.data.replay import TensorReplayBuffer
 from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
 
 WIDTH, BATCH, M = 256, 256, 2

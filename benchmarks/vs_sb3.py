@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import sys
 import time
 from collections import deque
 from pathlib import Path
@@ -39,9 +40,12 @@ import numpy as np
 import ray
 import torch
 
-import rllib_sac_hybrid.envs as envs
-from rllib_sac_hybrid import HybridSACConfig
-from rllib_sac_hybrid.cli import key_values
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: benchmarks.common
+
+import rllib_sac_hybrid.envs as envs  # noqa: E402
+from benchmarks.common import record_run, train_until  # noqa: E402
+from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
+from rllib_sac_hybrid.cli import key_values  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # task: (env id, the windowed metric, its target, env steps at most)
@@ -130,29 +134,26 @@ def run_hybrid(task: str, settings: str, seed: int, threads: int, extra: dict | 
         .reporting(min_sample_timesteps_per_iteration=200, metrics_num_episodes_for_smoothing=WINDOW)
         .debugging(seed=seed)
     )
-    key = "episode_return_windowed" if metric == "return" else "episode_success_rate_windowed"
     torch.set_num_threads(threads)
     start = time.monotonic()
     algo = config.build_algo()
-    reached, curve = None, []
+    offset = time.monotonic() - start  # the clock includes building the algorithm, as SB3's includes SAC(...)
+    metric_key = "train_return" if metric == "return" else "train_success"
+    rows: list[dict] = []
     try:
-        while True:
-            result = algo.train()
-            steps = int(result["num_env_steps_sampled_lifetime"])
-            runners = result["env_runners"]
-            value = float(runners.get(key, math.nan))
-            curve.append(
-                (steps, value, time.monotonic() - start, float(runners.get("episode_return_windowed", math.nan)))
-            )
-            if runners.get("num_episodes_lifetime", 0) >= WINDOW and value >= target:
-                reached = (steps, time.monotonic() - start)
-                break
-            if steps >= max_steps:
-                break
+        train_until(algo, max_steps, label=f"{task} seed {seed}", rows=rows,
+                    stop=lambda row: row["episodes"] >= WINDOW and row[metric_key] >= target)  # fmt: skip
     finally:
         algo.stop()
+    curve = [(r["env_steps"], r[metric_key], r["seconds"] + offset, r["train_return"]) for r in rows]
+    hit = rows[-1] if rows and rows[-1]["episodes"] >= WINDOW and rows[-1][metric_key] >= target else None
+    reached = (hit["env_steps"], hit["seconds"] + offset) if hit else None
     label = " ".join([settings, *(f"{k}={v}" for k, v in (extra or {}).items())])
-    return _summary(f"HybridSAC {label}", task, seed, reached, curve, time.monotonic() - start)
+    summary = _summary(f"HybridSAC {label}", task, seed, reached, curve, time.monotonic() - start)
+    record_run("vs_sb3", task=task, label=f"HybridSAC {label}", seed=seed, curve=rows,
+               settings={"settings": settings, **(extra or {}), "threads": threads},
+               summary={"env_steps": summary["env_steps"], "seconds": summary["seconds"]})  # fmt: skip
+    return summary
 
 
 def _summary(system: str, task: str, seed: int, reached, curve, seconds: float) -> dict:

@@ -1,0 +1,1 @@
+"""Benchmarks: one script per figure, the shared train-until loop (common.py), the renderer (render.py)."""
