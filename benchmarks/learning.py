@@ -309,16 +309,18 @@ def report(rows: list[dict], args: argparse.Namespace) -> None:
         writer.writeheader()
         writer.writerows(rows)
     plot(rows, args.task, args.target, Path(f"{stem}.png"))
-    print(f"\n{TASKS[args.task]}: env steps (seconds) to {args.target:.0%} success; 2-core CPU")
+    metric = "success" if any(not math.isnan(r["train_success"]) for r in rows) else "return"
+    goal = f"{args.target:.0%} success" if metric == "success" else f"a return of {args.target:g}"
+    print(f"\n{TASKS[args.task]}: env steps (seconds) to {goal}")
     print(f"{'settings':>40} {'seed':>4} {'training':>18} {'held from':>10} {'greedy':>18} "
           f"{'final train/greedy':>20} {'env steps/s':>11}")  # fmt: skip
     for settings, seed in sorted({(r["settings"], r["seed"]) for r in rows}):
         curve = [r for r in rows if r["settings"] == settings and r["seed"] == seed]
-        final = f"{curve[-1]['train_success']:.2f} / {curve[-1]['greedy_success']:.2f}"
+        final = f"{curve[-1]['train_' + metric]:.2f} / {curve[-1]['greedy_' + metric]:.2f}"
         rate = curve[-1]["env_steps"] / curve[-1]["seconds"]  # greedy evaluations included
-        print(f"{settings:>40} {seed:>4} {_first(curve, 'train_success', args.target):>18} "
-              f"{_held(curve, 'train_success', args.target):>10} "
-              f"{_first(curve, 'greedy_success', args.target):>18} {final:>20} {rate:>11.1f}")  # fmt: skip
+        print(f"{settings:>40} {seed:>4} {_first(curve, 'train_' + metric, args.target):>18} "
+              f"{_held(curve, 'train_' + metric, args.target):>10} "
+              f"{_first(curve, 'greedy_' + metric, args.target):>18} {final:>20} {rate:>11.1f}")  # fmt: skip
     print(f"curves: {stem}.png, table: {stem}.csv")
 
 
