@@ -29,18 +29,23 @@ import itertools
 import math
 import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import ray
 import torch
 
-from rllib_sac_hybrid import HybridSACConfig, HybridSACTorchRLModule
-from rllib_sac_hybrid.cli import key_values
-from rllib_sac_hybrid.data.replay import TensorReplayBuffer
-from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: benchmarks.common
+
+from benchmarks.common import record_run  # noqa: E402
+from rllib_sac_hybrid import HybridSACConfig, HybridSACTorchRLModule  # noqa: E402
+from rllib_sac_hybrid.cli import key_values  # noqa: E402
+from rllib_sac_hybrid.data.replay import TensorReplayBuffer  # noqa: E402
+from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer, param_groups  # noqa: E402
 
 WIDTH, BATCH, M = 256, 256, 2
 EXTRA_TRAINING: dict = {}  # --set: HybridSAC settings on top of every case's (floor and plugin)
@@ -494,6 +499,11 @@ def main() -> None:
             else:
                 row += f"{'-':>7}"
         print(row, flush=True)
+        record_run("throughput", task=case.env, label=case.label.strip(), seed=0, curve=[],
+                   settings={"num_critics": case.num_critics, "utd_ratio": case.utd, "hybrid": case.hybrid,
+                             "width": WIDTH, "batch": BATCH, "threads": LEARNER_THREADS, **EXTRA_TRAINING},
+                   summary={name: fig for name, fig in figures.items()},
+                   command=" ".join(["python benchmarks/throughput.py", *sys.argv[1:]]))  # fmt: skip
     ray.shutdown()
 
 

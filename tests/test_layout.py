@@ -82,6 +82,12 @@ def test_wings_do_not_import_benchmarks_or_tuning():
     for name, imports in _graph().items():
         if not name.startswith("rllib_sac_hybrid.tuning"):
             assert not any(m.startswith("rllib_sac_hybrid.tuning") for m in imports), name
+    for path in PACKAGE_DIR.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith("benchmarks"), path
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("benchmarks") for a in node.names), path
 
 
 def test_no_top_level_tuning_package_is_installed():
