@@ -100,7 +100,12 @@ def held_from(curve: list[Row], key: str, target: float) -> Row | None:
 
 
 def git_commit() -> str:
-    """The commit the benchmark ran on, with "+dirty" when the tree had uncommitted changes."""
+    """The commit the benchmark ran on, with "+dirty" when the tree had uncommitted changes: read
+    when this module is first imported (the code a run loads), not when its record is written."""
+    return _COMMIT_AT_START
+
+
+def _read_commit() -> str:
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
@@ -108,6 +113,9 @@ def git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return sha.stdout.strip()[:12] + ("+dirty" if dirty.stdout.strip() else "")
+
+
+_COMMIT_AT_START = _read_commit()
 
 
 def machine() -> dict[str, Any]:
