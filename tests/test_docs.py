@@ -128,3 +128,10 @@ def test_the_readme_stays_short_and_is_not_a_log():
     text = (ROOT / "README.md").read_text()
     assert len(text.splitlines()) <= 400
     assert not re.search(r"\b(this session|I have|we measured|until this version)\b", text, re.I)
+
+
+def test_the_changelog_names_the_version_the_package_reports():
+    import rllib_sac_hybrid
+
+    newest = re.search(r"^## (\S+)", (ROOT / "CHANGELOG.md").read_text(), re.M)
+    assert newest and newest.group(1) == rllib_sac_hybrid.__version__
