@@ -21,15 +21,20 @@ simulators' idle fraction per runner count.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import ray
 import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
 
-from rllib_sac_hybrid import HybridSACConfig
-from rllib_sac_hybrid.envs import SIM_ROBOT_ID
-from rllib_sac_hybrid.runtime.local_cluster import local_cluster
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: benchmarks.common
+
+from benchmarks.common import record_rows  # noqa: E402
+from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
+from rllib_sac_hybrid.envs import SIM_ROBOT_ID  # noqa: E402
+from rllib_sac_hybrid.runtime.local_cluster import local_cluster  # noqa: E402
 
 
 def robot_stats(runner) -> dict:
@@ -158,6 +163,7 @@ def main() -> None:
             ray.shutdown()
         print(f"\nsimulated robot at {args.hz:g} Hz, UTD {args.utd}, 1 remote EnvRunner, {args.seconds:g} s per mode")
         print_table(rows)
+        record_rows("async_robot", "sim-robot", rows, ("mode", "runners"), {"hz": args.hz, "utd": args.utd})
     if counts:
         rows = []
         for n in counts:
@@ -168,6 +174,8 @@ def main() -> None:
             f"{args.cluster_hz:g} Hz, UTD {args.cluster_utd}, {args.cluster_mode}, {args.seconds:g} s per row"
         )
         print_table(rows)
+        settings = {"hz": args.cluster_hz, "utd": args.cluster_utd, "mode": args.cluster_mode, "cluster": True}
+        record_rows("async_robot", "sim-robot-cluster", rows, ("mode", "runners"), settings)
 
 
 if __name__ == "__main__":

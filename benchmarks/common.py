@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -170,6 +171,18 @@ def record_run(
     }
     with open(path, "a") as f:
         f.write(json.dumps(record, default=_json_default, allow_nan=True) + "\n")
+    return path
+
+
+def record_rows(benchmark: str, task: str, rows: list[Row], label_keys: tuple[str, ...], settings: dict) -> Path | None:
+    """One record per measured row of a benchmark that measures rates rather than curves (its
+    figures are the record's summary; the label joins the row's ``label_keys``)."""
+    path = None
+    command = " ".join([f"python benchmarks/{benchmark}.py", *sys.argv[1:]])
+    for row in rows:
+        label = " ".join(f"{key}={row[key]}" for key in label_keys)
+        path = record_run(benchmark, task=task, label=label, seed=0, settings=settings, curve=[], summary=row,
+                          command=command)  # fmt: skip
     return path
 
 

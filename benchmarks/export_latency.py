@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,8 +23,12 @@ import gymnasium as gym
 import torch
 
 import rllib_sac_hybrid.envs as envs
-from rllib_sac_hybrid import HybridSACConfig, HybridSACTorchRLModule
-from rllib_sac_hybrid.robot.export import export_module
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: benchmarks.common
+
+from benchmarks.common import record_rows  # noqa: E402
+from rllib_sac_hybrid import HybridSACConfig, HybridSACTorchRLModule  # noqa: E402
+from rllib_sac_hybrid.robot.export import export_module  # noqa: E402
 
 TASKS = {
     "pick-place (state)": (envs.PICK_PLACE_ID, {}),
@@ -57,6 +62,7 @@ def main() -> None:
     formats = ["torchscript"] + (["onnx"] if importlib.util.find_spec("onnxruntime") else [])
     print(f"| task ({args.settings}) | " + " | ".join(f"{f}: us per action | file size" for f in formats) + " |")
     print("|---|" + "---|---|" * len(formats))
+    rows = []
     with tempfile.TemporaryDirectory() as folder:
         for name, (env_id, training) in TASKS.items():
             module = module_for(env_id, training, args.settings)
@@ -64,7 +70,10 @@ def main() -> None:
             for fmt in formats:
                 summary = export_module(module, Path(folder) / f"policy.{fmt}", fmt)
                 cells += [f"{summary['us_per_action']:.0f}", f"{summary['bytes'] / 1024:.0f} KiB"]
+                rows.append({"task": name, "format": fmt, "us_per_action": summary["us_per_action"],
+                             "bytes": summary["bytes"]})  # fmt: skip
             print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+    record_rows("export_latency", "built-in tasks", rows, ("task", "format"), {"settings": args.settings})
 
 
 if __name__ == "__main__":

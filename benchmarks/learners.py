@@ -22,7 +22,7 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: benchmarks.common
 
-from benchmarks.common import train_until  # noqa: E402
+from benchmarks.common import record_rows, train_until  # noqa: E402
 from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
 
 SETTINGS = [(0, 256), (1, 256), (2, 128), (2, 256)]  # (num_learners, train_batch_size_per_learner)
@@ -121,6 +121,7 @@ def main() -> None:
         print(
             f"{row['num_learners']:>12} {row['batch']:>18} {row['critic_steps_per_s']:>15.1f} {row['rows_per_s']:>8.0f}"
         )
+    record_rows("learners", "pendulum", rows, ("num_learners", "batch"), {"iterations": args.iterations})
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -32,7 +34,10 @@ import ray
 import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
 
-from rllib_sac_hybrid import HybridSACConfig
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: benchmarks.common
+
+from benchmarks.common import record_run  # noqa: E402
+from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
 
 
 class FaultyPendulum(gym.Env):
@@ -133,6 +138,11 @@ def main() -> None:
         f"{env_faults} env errors (recreated in their runner) + {restarts} runner restarts; transitions lost "
         f"{lost}; driver RSS {rss[0]:.0f} -> {rss[-1]:.0f} MiB, slope over the second half {slope:+.1f} MiB/min"
     )
+    summary = {"iterations": len(times), "minutes": times[-1], "env_steps": sampled, "env_errors": env_faults,
+               "runner_restarts": restarts, "transitions_lost": lost, "rss_mib": [rss[0], rss[-1]],
+               "rss_slope_mib_per_min": slope}  # fmt: skip
+    record_run("soak", task="pick-place", label="soak", seed=0, settings=vars(args), curve=[], summary=summary,
+               command=" ".join(["python benchmarks/soak.py", *sys.argv[1:]]))  # fmt: skip
 
 
 if __name__ == "__main__":
