@@ -88,7 +88,8 @@ def headline_table(runs: list[dict]) -> str:
         fmt = "{:.2f}" if metric == "success" else "{:.0f}"
         greedy = " / ".join(_num(r["summary"]["final"].get(greedy_key), fmt) for r in seeds)
         seconds = [r["summary"]["train_first"]["seconds"] for r in seeds if r["summary"]["train_first"]]
-        wall = f"{min(seconds):.0f}-{max(seconds):.0f} s" if seconds else "-"
+        wall = "-" if not seconds else f"{min(seconds):.0f}-{max(seconds):.0f} s"
+        wall = f"{seconds[0]:.0f} s" if len(seconds) == 1 else wall
         anchor = _anchor(task, label)
         lines.append(
             f"| {TASK_NAMES.get(task, task)} | {label} | {_target(summary)} | {steps} | {greedy} | "
@@ -97,9 +98,15 @@ def headline_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _title(task: str, label: str) -> str:
+    """A section's heading; no "+" so that GitHub's and MkDocs' anchors of it agree."""
+    return f"{TASK_NAMES.get(task, task)}: {label.replace(' + ', ', ')}"
+
+
 def _anchor(task: str, label: str) -> str:
-    title = f"{TASK_NAMES.get(task, task)}: {label}".lower()
-    return re.sub(r"[^a-z0-9 _-]", "", title).strip().replace(" ", "-")
+    """The heading's anchor, as MkDocs (and, for these headings, GitHub) makes it."""
+    title = re.sub(r"[^\w\s-]", "", _title(task, label)).strip().lower()
+    return re.sub(r"[-\s]+", "-", title)
 
 
 def results_page(runs: list[dict]) -> str:
@@ -119,7 +126,7 @@ def results_page(runs: list[dict]) -> str:
         summary = seeds[0]["summary"]
         metric = summary["metric"]
         first = seeds[0]
-        lines += [f"## {TASK_NAMES.get(task, task)}: {label}", ""]
+        lines += [f"## {_title(task, label)}", ""]
         lines += [f"Command: `{first.get('command') or '-'}`", ""]
         lines += [
             f"| seed | training {_target(summary)} first | held from | greedy first | final training / greedy | "
@@ -139,7 +146,7 @@ def results_page(runs: list[dict]) -> str:
         m = first["machine"]
         lines += ["", f"Machine: {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}, ray {m.get('ray')}."]
         image = f"images/results_{task}_{_anchor(task, label)}.png"
-        lines += ["", f"![{TASK_NAMES.get(task, task)}: {label}]({image})", ""]
+        lines += ["", f"![{_title(task, label)}]({image})", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
