@@ -229,7 +229,7 @@ class HybridSACTorchLearner(TorchLearner):
     def add_demonstrations(
         self, module_id: ModuleID, transitions: Mapping[str, Any], count_returns: bool = True
     ) -> int:
-        """Adds transitions (``replay.episodes_to_transitions``) to the demonstration replay;
+        """Adds transitions (``data.transitions.episodes_to_transitions``) to the demonstration replay;
         returns its size. ``count_returns``: their returns join the reward-scaling statistics
         (False for interventions, which the online data already counted)."""
         replay = self.demo_replay(module_id, create=True)
@@ -289,7 +289,7 @@ class HybridSACTorchLearner(TorchLearner):
         """Adds new transitions to the replay, then runs ``num_updates`` updates per module.
 
         Args:
-            transitions: module id -> arrays as made by ``replay.episodes_to_transitions``.
+            transitions: module id -> arrays as made by ``data.transitions.episodes_to_transitions``.
             num_updates: update calls to run (each = ``utd_ratio`` critic steps + maybe policy),
                 for every module or per module id (multi-agent: each policy's new transitions).
                 Modules that ``policies_to_train`` leaves out store their transitions, never train.

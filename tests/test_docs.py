@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import ray.train.constants
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [
@@ -57,35 +56,50 @@ def commands(script: str) -> list[list[str]]:
     return out
 
 
-@pytest.mark.xdist_group("docs_examples")
-@pytest.mark.parametrize("page", [p for p in PAGES if blocks(p)], ids=lambda p: str(p.relative_to(ROOT)))
-def test_the_examples_of_a_page_run_as_written(page, ray_session, tmp_path, monkeypatch):
-    runnable = blocks(page)
-    if "GymHilPickCube" in page.read_text():
-        pytest.importorskip("gym_hil", reason="the gym-hil extra is not installed")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(ray.train.constants, "DEFAULT_STORAGE_PATH", str(tmp_path / "ray_results"))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    namespace: dict = {"__name__": "__docs__"}
-    for number, (lang, code) in enumerate(runnable):
+PRELUDE = """\
+import os, subprocess, sys
+import ray, ray.train.constants
+ray.train.constants.DEFAULT_STORAGE_PATH = os.path.join(os.getcwd(), "ray_results")  # Tune's results, here
+ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+namespace = {"__name__": "__main__"}
+"""
+
+
+def page_script(page: Path) -> str:
+    """One Python script that runs the page's examples in order, as a reader would: Python blocks
+    in one namespace, shell commands as subprocesses, ``export`` into the environment."""
+    lines = [PRELUDE]
+    for number, (lang, code) in enumerate(blocks(page)):
         code = small(code)
         key = hashlib.sha1(f"{lang}\n{code}".encode()).hexdigest()
         if key in RAN:
             continue  # the same example already ran from another page (same worker: one xdist group)
-        if lang == "python":
-            exec(compile(code, f"{page.name}, example {number + 1}", "exec"), namespace)
-        else:
-            for command in commands(code):
-                if command[0] == "export":
-                    name, value = command[1].split("=", 1)
-                    env[name] = value
-                    monkeypatch.setenv(name, value)
-                    continue
-                done = subprocess.run(
-                    [sys.executable, *command[1:]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
-                )
-                assert done.returncode == 0, f"{page.name}: {' '.join(command)}\n{done.stderr[-3000:]}"
         RAN.add(key)
+        if lang == "python":
+            lines.append(f"exec(compile({code!r}, {f'{page.name}, example {number + 1}'!r}, 'exec'), namespace)")
+            continue
+        for command in commands(code):
+            if command[0] == "export":
+                name, value = command[1].split("=", 1)
+                lines.append(f"os.environ[{name!r}] = {value!r}")
+            else:
+                lines.append(f"subprocess.run([sys.executable, *{command[1:]!r}], check=True)")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.xdist_group("docs_examples")
+@pytest.mark.parametrize("page", [p for p in PAGES if blocks(p)], ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_examples_of_a_page_run_as_written(page, tmp_path):
+    """Each page in a fresh interpreter of its own (its own Ray, env variables and renderers)."""
+    if "GymHilPickCube" in page.read_text():
+        pytest.importorskip("gym_hil", reason="the gym-hil extra is not installed")
+    script = tmp_path / "examples.py"
+    script.write_text(page_script(page))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("MUJOCO_GL", None)  # as a new reader's shell: the README's export sets it
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=900)  # fmt: skip
+    assert done.returncode == 0, f"{page.name}:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
 
 
 def test_the_cluster_guide_job_runs_on_one_machine(tmp_path):

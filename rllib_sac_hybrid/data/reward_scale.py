@@ -42,7 +42,7 @@ class ReturnScale:
         return 1.0 / max(math.sqrt(self.m2 / (self.count - 1)), MIN_STD)
 
     def add(self, transitions: Mapping[str, Any]) -> None:
-        """Updates the statistics with the rows of ``replay.episodes_to_transitions`` (in order)."""
+        """Updates the statistics with the rows of ``data.transitions.episodes_to_transitions`` (in order)."""
         rewards = np.asarray(transitions.get("reward", ()), dtype=np.float64)
         if rewards.size == 0:
             return

@@ -1,4 +1,4 @@
-"""Records demonstration episodes in RLlib's offline episode format (see ``demos``).
+"""Records demonstration episodes in RLlib's offline episode format (see ``data.demonstrations``).
 
     python -m rllib_sac_hybrid.robot.record --env rllib_sac_hybrid/PickPlaceSparse-v0 --episodes 20 \
         --out demos/pick_place
