@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # headless MuJoCo: set before anything imports mujoco
+
 import gymnasium as gym
 import pytest
 import ray
