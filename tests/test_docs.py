@@ -41,6 +41,8 @@ def blocks(page: Path) -> list[tuple[str, str]]:
 def small(code: str) -> str:
     """The same example at a test's budget: one training iteration, two recorded episodes."""
     code = re.sub(r"range\(\d+\)", "range(1)", code)
+    stop = '"num_env_steps_sampled_lifetime": '  # a Tune run's stop
+    code = re.sub(stop + r"\d+", stop + "1000", code)
     return re.sub(r"--episodes \d+", "--episodes 2", code)
 
 
