@@ -29,6 +29,7 @@ from rllib_sac_hybrid.settings import (
     docstring_table,
     resolved_bc_pretrain_steps,
     resolved_bc_weight,
+    resolved_replay_capacity,
     resolved_target_entropy,
     resolved_utd_ratio,
 )
@@ -169,6 +170,10 @@ class HybridSACConfig(AlgorithmConfig):
     def resolved_utd_ratio(self, mixes_demonstrations: bool, has_images: bool = False) -> int:
         """``utd_ratio``, or what "auto" resolves to (``settings.resolved_utd_ratio``)."""
         return resolved_utd_ratio(self.utd_ratio, mixes_demonstrations, has_images)
+
+    def resolved_replay_capacity(self, has_images: bool) -> int:
+        """``replay_capacity``, or what "auto" resolves to (``settings.resolved_replay_capacity``)."""
+        return resolved_replay_capacity(self.replay_capacity, has_images)
 
     def resolved_bc_pretrain_steps(self) -> int:
         """``bc_pretrain_steps``, or what "auto" resolves to (``settings.resolved_bc_pretrain_steps``)."""

@@ -99,7 +99,9 @@ class HybridSACTorchLearner(TorchLearner):
         if config.observation_normalization == "running":
             space = module.observation_space
             self._obs_moments[module_id] = ObservationMoments(observation_dims(space), image_shapes(space))
-        self._replay[module_id] = self._new_replay(module_id, config.replay_capacity)
+        has_images = bool(image_shapes(self.module[module_id].unwrapped().observation_space))
+        capacity = config.resolved_replay_capacity(has_images)
+        self._replay[module_id] = self._new_replay(module_id, capacity)
         settings = UpdateSettings(
             utd_ratio=config.resolved_utd_ratio(mixes_demonstrations=False),  # per round: utd_ratio_for
             policy_update_freq=config.policy_update_freq,

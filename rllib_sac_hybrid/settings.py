@@ -263,8 +263,9 @@ SETTINGS: tuple[Setting, ...] = (
     _s("epsilon_decay_steps", 20_000, "an integer >= 0",
        "env steps of the linear epsilon decay.", HYBRID, integer(0)),
     # Replay and data.
-    _s("replay_capacity", 1_000_000, "an integer >= 1",
-       "transitions the online replay keeps.", REPLAY, integer(1)),
+    _s("replay_capacity", "auto", 'an integer >= 1 or "auto"',
+       'transitions the online replay keeps; "auto": 1,000,000, or 100,000 with camera images (LeRobot\'s HIL-SERL).',
+       REPLAY, or_auto(integer(1))),
     _s("num_random_steps", 1000, "an integer >= 0",
        "env steps of uniform random actions before learning.", REPLAY, integer(0)),
     _s("checkpoint_replay", True, BOOL,
@@ -356,6 +357,14 @@ AUTO_BC_PRETRAIN_STEPS = 1000
 AUTO_BC_WEIGHT = 1.0
 AUTO_CRITIC_VALUE_BINS = 101  # targets that jump with a gripper choice the arm critics do not see
 AUTO_HIDDEN_DIMS = {"hybrid": (64, 64), "box": (256, 256)}
+AUTO_REPLAY_CAPACITY = {"vectors": 1_000_000, "images": 100_000}  # a million 128x128 frame pairs: ~100 GB
+
+
+def resolved_replay_capacity(setting: int | str, has_images: bool) -> int:
+    """``replay_capacity``, or for "auto" 1,000,000 transitions, 100,000 with camera images."""
+    if setting == "auto":
+        return AUTO_REPLAY_CAPACITY["images" if has_images else "vectors"]
+    return int(setting)
 
 
 def resolved_utd_ratio(setting: int | str, mixes_demonstrations: bool, has_images: bool = False) -> int:

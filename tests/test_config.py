@@ -169,6 +169,16 @@ def test_auto_utd_ratio_rule():
     assert {fixed.resolved_utd_ratio(d, i) for d in (True, False) for i in (True, False)} == {3}
 
 
+def test_auto_replay_capacity_rule():
+    """A million transitions of vectors; 100,000 with camera images, as LeRobot's HIL-SERL keeps."""
+    auto = HybridSACConfig()
+    assert auto.replay_capacity == "auto"
+    assert auto.resolved_replay_capacity(has_images=False) == 1_000_000
+    assert auto.resolved_replay_capacity(has_images=True) == 100_000
+    fixed = HybridSACConfig().training(replay_capacity=5000)
+    assert {fixed.resolved_replay_capacity(i) for i in (True, False)} == {5000}
+
+
 def test_every_setting_has_a_training_setter():
     values = {
         "num_critics": 10,
