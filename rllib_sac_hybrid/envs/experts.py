@@ -32,7 +32,11 @@ def gym_hil_pick_cube_expert(env: gym.Env, obs: dict, info: dict) -> np.ndarray:
     towards 255, which closes it (gym-hil's gamepad calls that "open"), 0 lowers it, 1 keeps it."""
     tcp = np.asarray(obs["agent_pos"][-3:], dtype=np.float64)
     gripper = float(obs["agent_pos"][-4])  # commanded closure, 0 open .. 255 closed
-    cube = np.asarray(obs["environment_state"], dtype=np.float64)
+    # With cameras the cube is not observed; the expert reads it from the simulator.
+    cube = np.asarray(
+        obs["environment_state"] if "environment_state" in obs else env.unwrapped._data.sensor("block_pos").data,
+        dtype=np.float64,
+    )
     target, grip = cube.copy(), 1
     above = np.linalg.norm(tcp[:2] - cube[:2]) > 0.01
     if gripper < 200:  # not closed yet: align above, descend, then close
