@@ -1,0 +1,98 @@
+"""A person at the keyboard in the loop: synthetic key presses on a virtual X display reach the
+env's actions and flags, and a training iteration's demonstration replay.
+
+Runs ``tests/keyboard_session.py`` in a subprocess on an Xvfb display that this test starts
+(pynput reads the keyboard through X; the subprocess keeps its listener and its Ray apart from
+the test workers). Skipped, with the reason, where Xvfb or xdotool is missing or gym-hil is not
+installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).with_name("keyboard_session.py")
+
+pytestmark = [
+    pytest.mark.skipif(importlib.util.find_spec("gym_hil") is None, reason="gym-hil is not installed"),
+    pytest.mark.skipif(
+        shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
+        reason="no virtual X display: install Debian's xvfb and xdotool (apt-get install xvfb xdotool)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A fresh Xvfb display, its number chosen by Xvfb itself (-displayfd)."""
+    read, write = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    deadline = time.monotonic() + 20
+    number = b""
+    with os.fdopen(read, "rb") as pipe:
+        while not number.endswith(b"\n") and time.monotonic() < deadline:
+            chunk = pipe.read(1)
+            if not chunk:
+                break
+            number += chunk
+    if not number.strip():
+        server.kill()
+        pytest.skip("Xvfb did not start a display")
+    yield f":{number.decode().strip()}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def session(display: str, part: str, timeout: int) -> dict:
+    env = {**os.environ, "DISPLAY": display, "MUJOCO_GL": "egl"}
+    env.pop("RAY_ADDRESS", None)  # its own Ray, not the test workers'
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), part], env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])[part]
+
+
+def test_keys_arrive_as_actions_flags_and_marks(display):
+    idle, forward, left_down, close, open_, handed_back, success, failure = session(display, "steps", 300)
+    # Nobody at the keys: the policy's action runs and nothing is flagged.
+    assert not idle["is_intervention"] and idle["teleop_action"] is None and idle["human_mark"] is None
+    # Space takes over; the arrows and Shift drive x, y, z; the gripper index stays 1 (keep).
+    assert forward["is_intervention"] and forward["teleop_action"] == [1.0, 0.0, 0.0, 1.0]
+    assert left_down["teleop_action"] == [0.0, 1.0, -1.0, 1.0]
+    # Right Ctrl closes the fingers (gym-hil's "open", index 2), left Ctrl opens them (0).
+    assert close["teleop_action"][3] == 2.0 and open_["teleop_action"][3] == 0.0
+    # Space again hands back to the policy.
+    assert not handed_back["is_intervention"] and handed_back["teleop_action"] is None
+    # Enter marks a success: reward 1, the episode ends as terminated, not truncated.
+    assert success["human_mark"] == "success" and success["succeed"] and success["reward"] == 1.0
+    assert success["terminated"] and not success["truncated"]
+    # Esc marks a failure: the episode ends, no success, no reward.
+    assert failure["human_mark"] == "failure" and not failure["succeed"] and failure["reward"] == 0.0
+    assert failure["terminated"]
+    for row in (idle, forward, left_down, close, open_, handed_back):
+        assert not row["terminated"] and row["human_mark"] is None
+
+
+def test_interventions_reach_the_demonstration_replay(display):
+    out = session(display, "training", 600)
+    assert out["env_steps"] >= 100
+    # The person held Up with the gripper kept: their steps are the demonstration rows.
+    assert out["demo_rows"] > 0.5 * out["env_steps"]
+    assert out["demo_actions"] == [[1.0, 0.0, 0.0]] and out["demo_gripper"] == [1]
+    assert out["intervention_rate"] is not None and out["intervention_rate"] > 0.5
