@@ -51,7 +51,8 @@ def train_until(
     rows: list[Row] | None = None,
 ) -> list[Row]:
     """Calls ``algo.train()`` until ``max_env_steps`` env steps or ``stop(row)``; one row per
-    iteration (env steps, seconds since the call, ``windowed`` figures, ``extra(result)``).
+    iteration (env steps, seconds since the call, the iteration's own seconds, ``windowed``
+    figures, ``extra(result)``).
 
     Every ``eval_every`` env steps, and at the end, ``evaluate(algo, env_steps)`` adds its figures
     (e.g. the greedy policy's success on fresh episodes). A progress line per iteration goes to
@@ -61,9 +62,11 @@ def train_until(
     start = time.monotonic()
     next_eval = eval_every or math.inf
     while True:
+        began = time.monotonic()
         result = algo.train()
         steps = int(result["num_env_steps_sampled_lifetime"])
-        row: Row = {"env_steps": steps, "seconds": round(time.monotonic() - start, 2), **windowed(result)}
+        row: Row = {"env_steps": steps, "seconds": round(time.monotonic() - start, 2),
+                    "iteration_seconds": round(time.monotonic() - began, 3), **windowed(result)}  # fmt: skip
         if extra is not None:
             row.update(extra(result))
         evaluated = evaluate is not None and (steps >= next_eval or steps >= max_env_steps)
@@ -75,7 +78,8 @@ def train_until(
         if done and evaluate is not None and not evaluated:  # the final figures always include it
             row.update(evaluate(algo, steps))
         rows.append(row)
-        shown = " | ".join(f"{k} {v:.3g}" for k, v in row.items() if k not in ("env_steps", "seconds") and _shown(v))
+        hidden = ("env_steps", "seconds", "iteration_seconds")
+        shown = " | ".join(f"{k} {v:.3g}" for k, v in row.items() if k not in hidden and _shown(v))
         print(f"{label}: {steps} env steps {row['seconds']:.0f} s | {shown}", flush=True)
         if done:
             return rows

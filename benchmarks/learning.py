@@ -51,10 +51,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: b
 
 from benchmarks.common import RESULTS, first_at, held_from, record_run, train_until  # noqa: E402
 from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
+from rllib_sac_hybrid.algorithm import LEARNER_SECONDS_LIFETIME, SAMPLING_SECONDS_LIFETIME
 from rllib_sac_hybrid.cli import key_values
 from rllib_sac_hybrid.envs import (
     GRASP_CARRY_ID,
     GYM_HIL_PICK_CUBE_ID,
+    GYM_HIL_PICK_CUBE_PIXELS_ID,
     PICK_PLACE_ID,
     PICK_PLACE_PIXELS_ID,
     PICK_PLACE_SPARSE_ID,
@@ -70,17 +72,25 @@ TASKS = {
     "grasp-carry": GRASP_CARRY_ID,
     "pendulum": "Pendulum-v1",
     "gym-hil-pick-cube": GYM_HIL_PICK_CUBE_ID,
+    "gym-hil-pick-cube-pixels": GYM_HIL_PICK_CUBE_PIXELS_ID,
 }
 # --env-config keys win. The pixel task: sparse, its camera at 32x32 (4x fewer pixels than its default 64).
+# gym-hil's cameras: 64x64, drawn without shadows or multisampling (8x faster without a GPU).
 TASK_ENV_CONFIG = {
     "gym-hil-pick-cube": {"reward_type": "sparse"},
+    "gym-hil-pick-cube-pixels": {"reward_type": "sparse", "image_size": 64, "render_quality": "cpu"},
     "pick-place-pixels": {"reward_type": "sparse", "image_size": 32},
 }
-TASK_SPACES = {"gym-hil-pick-cube": {"discrete_action_in_last_dim": True}}  # the action layout, not tuning
+TASK_SPACES = {  # the action layout, not tuning
+    "gym-hil-pick-cube": {"discrete_action_in_last_dim": True},
+    "gym-hil-pick-cube-pixels": {"discrete_action_in_last_dim": True},
+}
 FIELDS = ("settings", "seed", "env_steps", "seconds", "train_return", "train_success", "greedy_return",
           "greedy_success", "intervention_rate", "temperature", "entropy",
           # with reward_classifier=: the env's own success in training, the classifier's agreement with it
-          "train_env_success", "classifier_precision", "classifier_recall")  # fmt: skip
+          "train_env_success", "classifier_precision", "classifier_recall",
+          # seconds since the start spent waiting for samples / in learner updates (the driver's view)
+          "sampling_seconds", "learner_seconds")  # fmt: skip
 
 
 def env_config(task: str, args: argparse.Namespace) -> dict:
@@ -148,6 +158,8 @@ def run(task: str, settings: str, seed: int, args: argparse.Namespace, overrides
             "classifier_precision": runners.get("reward_classifier_precision_windowed", math.nan),
             "classifier_recall": runners.get("reward_classifier_recall_windowed", math.nan),
             "entropy": result["learners"].get("default_policy", {}).get("entropy", math.nan),
+            "sampling_seconds": result.get("timers", {}).get(SAMPLING_SECONDS_LIFETIME, math.nan),
+            "learner_seconds": result.get("timers", {}).get(LEARNER_SECONDS_LIFETIME, math.nan),
         }
 
     curve: list[dict] = []
@@ -180,6 +192,13 @@ def summarise(curve: list[dict], target: float) -> dict:
     metric = "success" if any(not math.isnan(r.get("train_success", math.nan)) for r in curve) else "return"
     final = ("env_steps", "seconds", "train_return", "train_success", "greedy_return", "greedy_success")
     out: dict = {"metric": metric, "target": target, "final": {k: curve[-1].get(k) for k in final}}
+    last = curve[-1]
+    # Rates over the training iterations only (greedy evaluations excluded): env steps per second,
+    # and the learner's share of the driver's time.
+    train_seconds = sum(r.get("iteration_seconds", math.nan) for r in curve)
+    out["env_steps_per_s"] = last["env_steps"] / train_seconds if train_seconds > 0 else None
+    learner = last.get("learner_seconds", math.nan)
+    out["learner_share"] = learner / train_seconds if train_seconds > 0 and not math.isnan(learner) else None
     for kind in ("train", "greedy"):
         hit = first_at(curve, f"{kind}_{metric}", target)
         out[f"{kind}_first"] = {"env_steps": hit["env_steps"], "seconds": hit["seconds"]} if hit else None

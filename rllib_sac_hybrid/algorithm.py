@@ -45,6 +45,8 @@ SAMPLE_TAG = "hybrid_sac_sample"  # asynchronous sample calls
 EPISODE_WINDOW_STATE = "hybrid_sac_episode_window"  # algorithm-state key
 WAITING_UPDATES_STATE = "hybrid_sac_updates_while_waiting"  # algorithm-state key (utd_ratio_max)
 NUM_UPDATES_WHILE_WAITING = "num_updates_while_waiting"
+SAMPLING_SECONDS_LIFETIME = "env_runner_sampling_seconds_lifetime"  # under "timers"
+LEARNER_SECONDS_LIFETIME = "learner_update_seconds_lifetime"  # under "timers"
 
 
 class HybridSAC(Algorithm):
@@ -331,8 +333,11 @@ class HybridSAC(Algorithm):
     def _round(self, sampled_lifetime: int) -> tuple[int, int]:
         """Sample, store, one UTD round, weights to the EnvRunners. Returns (env steps sampled, rows trained)."""
         config = self.config
+        began = time.perf_counter()
         with self.metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
             samples = self._sample(sampled_lifetime, random_actions=sampled_lifetime < config.num_random_steps)
+        # Lifetime totals beside RLlib's smoothed timers: which of sampling and learning bounds a run.
+        self.metrics.log_value((TIMERS, SAMPLING_SECONDS_LIFETIME), time.perf_counter() - began, reduce="lifetime_sum")
         for _, episodes in samples:
             self._episode_window.add(episodes)
         parts: dict[str, list] = {}  # module id -> each runner's transitions
@@ -354,6 +359,7 @@ class HybridSAC(Algorithm):
         # One update per new transition of each policy: a policy shared by k agents gets k per env step.
         num_updates = module_steps if learning else {}
         timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: sampled_lifetime + num_new}
+        began = time.perf_counter()
         with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
             rows_trained = _all_results(
                 self.learner_group.foreach_learner(
@@ -362,6 +368,7 @@ class HybridSAC(Algorithm):
                     )
                 )
             )
+        self.metrics.log_value((TIMERS, LEARNER_SECONDS_LIFETIME), time.perf_counter() - began, reduce="lifetime_sum")
         total_updates = sum(num_updates.values())
         if learning:
             self._steps_trained_on += num_new
@@ -467,6 +474,7 @@ class HybridSAC(Algorithm):
             return False
         timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: sampled_lifetime}
         updates = dict.fromkeys(self._module_ids, 1)
+        began = time.perf_counter()
         with self.metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
             _all_results(
                 self.learner_group.foreach_learner(
@@ -475,6 +483,7 @@ class HybridSAC(Algorithm):
                     )
                 )
             )
+        self.metrics.log_value((TIMERS, LEARNER_SECONDS_LIFETIME), time.perf_counter() - began, reduce="lifetime_sum")
         self._waiting_updates += 1
         self.metrics.log_value(NUM_UPDATES_WHILE_WAITING, 1, reduce="sum")
         self.metrics.log_value(f"{NUM_UPDATES_WHILE_WAITING}_lifetime", 1, reduce="lifetime_sum")
