@@ -96,8 +96,14 @@ def training_iteration() -> dict:
         HybridSACConfig()
         .environment(GYM_HIL_PICK_CUBE_ID, env_config={"human_input": "keyboard", "viewer": False})
         .env_runners(num_env_runners=0, rollout_fragment_length=20)
-        .training(discrete_action_in_last_dim=True, num_random_steps=0, train_batch_size_per_learner=16,
-                  encoder_latent_dim=8, actor_hidden_dims=(8,), critic_hidden_dims=(8,))  # fmt: skip
+        .training(
+            discrete_action_in_last_dim=True,
+            num_random_steps=0,
+            train_batch_size_per_learner=16,
+            encoder_latent_dim=8,
+            actor_hidden_dims=(8,),
+            critic_hidden_dims=(8,),
+        )  # fmt: skip
         .reporting(min_sample_timesteps_per_iteration=120)  # one whole episode (100 steps) at least
     )
     algo = config.build_algo()

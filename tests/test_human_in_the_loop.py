@@ -61,9 +61,7 @@ def display():
 def session(display: str, part: str, timeout: int) -> dict:
     env = {**os.environ, "DISPLAY": display, "MUJOCO_GL": "egl"}
     env.pop("RAY_ADDRESS", None)  # its own Ray, not the test workers'
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), part], env=env, capture_output=True, text=True, timeout=timeout
-    )
+    done = subprocess.run([sys.executable, str(SCRIPT), part], env=env, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])[part]
 
