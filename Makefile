@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test docs results lint bench-pendulum clean
+.PHONY: demo test docs results lint bench-pendulum lerobot-env clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,5 +38,17 @@ results: $(VENV)/.installed
 bench-pendulum: $(VENV)/.installed
 	$(PY) benchmarks/pendulum.py
 
+# LeRobot in an environment of its own: lerobot 0.4 requires torch<2.11, this package's .venv has
+# 2.13. robot.lerobot_dataset runs LeRobot's side there (--lerobot-python .venv-lerobot/bin/python);
+# tests/test_lerobot_dataset.py uses it. About 2 minutes and 8 GB (PyPI's torch 2.9.1 is a CUDA build).
+LEROBOT_VENV := .venv-lerobot
+$(LEROBOT_VENV)/.installed:
+	$(PYTHON) -m venv $(LEROBOT_VENV)
+	$(LEROBOT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LEROBOT_VENV)/bin/python -m pip install --quiet "lerobot==0.4.4" "torch==2.9.1" "torchvision==0.24.1"
+	touch $@
+
+lerobot-env: $(LEROBOT_VENV)/.installed
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build
+	rm -rf $(VENV) $(LEROBOT_VENV) .pytest_cache .ruff_cache build
