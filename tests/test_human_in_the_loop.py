@@ -18,17 +18,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).with_name("keyboard_session.py")
 
-pytestmark = [
-    pytest.mark.skipif(importlib.util.find_spec("gym_hil") is None, reason="gym-hil is not installed"),
-    pytest.mark.skipif(
-        shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
-        reason="no virtual X display: install Debian's xvfb and xdotool (apt-get install xvfb xdotool)",
-    ),
-]
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("gym_hil") is None, reason="gym-hil is not installed")
+needs_x = pytest.mark.skipif(
+    shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
+    reason="no virtual X display: install Debian's xvfb and xdotool (apt-get install xvfb xdotool)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +65,7 @@ def session(display: str, part: str, timeout: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])[part]
 
 
+@needs_x
 def test_keys_arrive_as_actions_flags_and_marks(display):
     idle, forward, left_down, close, open_, handed_back, success, failure = session(display, "steps", 300)
     # Nobody at the keys: the policy's action runs and nothing is flagged.
@@ -87,6 +87,7 @@ def test_keys_arrive_as_actions_flags_and_marks(display):
         assert not row["terminated"] and row["human_mark"] is None
 
 
+@needs_x
 def test_interventions_reach_the_demonstration_replay(display):
     out = session(display, "training", 600)
     assert out["env_steps"] >= 100
@@ -94,3 +95,51 @@ def test_interventions_reach_the_demonstration_replay(display):
     assert out["demo_rows"] > 0.5 * out["env_steps"]
     assert out["demo_actions"] == [[1.0, 0.0, 0.0]] and out["demo_gripper"] == [1]
     assert out["intervention_rate"] is not None and out["intervention_rate"] > 0.5
+
+
+class ScriptedInputs:
+    """Stands in for gym-hil's ``InputsControlWrapper``: returns scripted controller readings
+    (active, action, marked, success, rerecord), one per step."""
+
+    def __init__(self, env, use_gripper, use_gamepad, controller_config_path):
+        self.readings: list[tuple] = []
+        self.controller = type("Controller", (), {"reset": lambda self: None, "stop": lambda self: None})()
+
+    def get_gamepad_action(self):
+        return self.readings.pop(0)
+
+
+@pytest.mark.parametrize(
+    "marked, success, rerecord, mark, reward",
+    [(True, True, False, "success", 1.0), (True, False, False, "failure", 0.0), (True, False, True, "rerecord", 0.0)],
+)
+def test_marks_end_the_episode_with_the_reward_and_flags(monkeypatch, marked, success, rerecord, mark, reward):
+    """Without a display: the wrapper's rules for a person's readings (the gamepad's re-record included)."""
+    from rllib_sac_hybrid.envs import gym_hil
+
+    monkeypatch.setattr(gym_hil, "_inputs_control_wrapper", lambda: ScriptedInputs)
+    env = gym_hil.make_pick_cube(human_input="gamepad", viewer=False, reward_type="sparse")
+    try:
+        env.reset(seed=0)
+        inputs = human(env)._inputs
+        person = np.array([0.0, 1.0, 0.0, 2.0], dtype=np.float32)
+        inputs.readings = [(False, person, False, False, False), (True, person, False, False, False),
+                           (True, person, marked, success, rerecord)]  # fmt: skip
+        policy = np.array([1.0, 0.0, 0.0, 1.0], dtype=np.float32)
+        _, _, terminated, _, info = env.step(policy)
+        assert not info["is_intervention"] and info["teleop_action"] is None and not terminated
+        _, _, terminated, _, info = env.step(policy)
+        assert info["is_intervention"] and np.array_equal(info["teleop_action"], person) and not terminated
+        _, r, terminated, truncated, info = env.step(policy)
+        assert info["human_mark"] == mark and info["succeed"] == success
+        assert terminated and not truncated and r == reward
+    finally:
+        env.close()
+
+
+def human(env):
+    from rllib_sac_hybrid.envs.gym_hil import HumanInTheLoop
+
+    while not isinstance(env, HumanInTheLoop):
+        env = env.env
+    return env

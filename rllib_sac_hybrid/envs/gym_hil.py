@@ -37,7 +37,7 @@ pygame) puts gym-hil's ``InputsControlWrapper`` and its controllers on the env, 
 takes over (Space, or the gamepad's intervention button), drives the arm, and marks the episode's
 end: Enter a success, Esc a failure. ``HumanInTheLoop`` reports what happened in the env's
 contract: ``info["is_intervention"]`` and ``info["teleop_action"]`` (the person's action, which is
-what ran), ``info["succeed"]`` and ``info["human_mark"]`` ("success", "failure" or None). A success
+what ran), ``info["succeed"]`` and ``info["human_mark"]`` ("success", "failure", "rerecord" or None). A success
 mark pays reward 1 and ends the episode; a failure mark ends it with the step's own reward. Keys:
 ``docs/guides/human-in-the-loop.md``.
 
@@ -155,7 +155,10 @@ class HumanInTheLoop(gym.Wrapper):
     ``info["is_intervention"]`` is True with ``info["teleop_action"]`` that action (the runner's
     transitions store it, and the learner copies those rows to the demonstration replay). A
     success mark ends the episode with reward 1 and ``info["succeed"]=True``; a failure mark ends
-    it with ``info["succeed"]=False``. ``info["human_mark"]`` says which. Unlike gym-hil's own
+    it with ``info["succeed"]=False``, and so does the gamepad's re-record button (LeRobot's
+    recorder drops that episode; a training run cannot take back what it learned from, so it
+    ends as a failure). ``info["human_mark"]`` says which: "success", "failure" or "rerecord".
+    Unlike gym-hil's own
     wrapper, the time limit's truncation stays a truncation (the critic bootstraps through it).
     """
 
@@ -180,14 +183,14 @@ class HumanInTheLoop(gym.Wrapper):
         return self._inputs.controller
 
     def step(self, action):
-        active, human_action, marked, success, _ = self._inputs.get_gamepad_action()
+        active, human_action, marked, success, rerecord = self._inputs.get_gamepad_action()
         if active:
             action = human_action
         obs, reward, terminated, truncated, info = self.env.step(action)
         info = dict(info)
         info["is_intervention"] = bool(active)
         info["teleop_action"] = np.asarray(human_action, dtype=np.float32) if active else None
-        info["human_mark"] = ("success" if success else "failure") if marked else None
+        info["human_mark"] = ("success" if success else "rerecord" if rerecord else "failure") if marked else None
         if marked:
             terminated = True
             info["succeed"] = bool(success)
