@@ -36,6 +36,7 @@ TASK_NAMES = {
     "pick-place-pixels": "PickPlacePixels-v0 (hybrid, camera)",
     "grasp-carry": "GraspCarry-v0 (hybrid)",
     "gym-hil-pick-cube": "gym-hil PandaPickCube (state, sparse)",
+    "gym-hil-pick-cube-pixels": "gym-hil PandaPickCube (two cameras + arm state, sparse)",
 }
 
 
@@ -119,7 +120,9 @@ def results_page(runs: list[dict]) -> str:
         "Each section is one setting on one task, one row per seed, rendered from the run records in",
         "`benchmarks/results/learning.jsonl` (`benchmarks/learning.py` appends one per run). Training",
         "figures are the mean over the last `window` finished training episodes (the exploring policy);",
-        "greedy figures are the deterministic policy on fresh episodes.",
+        "greedy figures are the deterministic policy on fresh episodes. Env steps/s counts the whole run,",
+        "greedy evaluations included; the learner's share is the part of the training iterations' time",
+        "spent in learner updates (runs recorded before it was measured: -).",
         "",
     ]
     for (task, label), seeds in groups(runs).items():
@@ -130,8 +133,8 @@ def results_page(runs: list[dict]) -> str:
         lines += [f"Command: `{first.get('command') or '-'}`", ""]
         lines += [
             f"| seed | training {_target(summary)} first | held from | greedy first | final training / greedy | "
-            "env steps | seconds | env steps/s | commit |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "env steps | seconds | env steps/s | learner's share of the time | commit |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for run in seeds:
             s, last = run["summary"], run["curve"][-1]
@@ -141,7 +144,8 @@ def results_page(runs: list[dict]) -> str:
             lines.append(
                 f"| {run['seed']} | {_steps(s['train_first'], last['env_steps'])} | {held} | "
                 f"{_steps(s['greedy_first'], last['env_steps'])} | {final} | {last['env_steps']:,} | "
-                f"{last['seconds']:.0f} | {last['env_steps'] / max(last['seconds'], 1e-9):.1f} | `{run['commit']}` |"
+                f"{last['seconds']:.0f} | {last['env_steps'] / max(last['seconds'], 1e-9):.1f} | "
+                f"{_num(s.get('learner_share'))} | `{run['commit']}` |"
             )
         m = first["machine"]
         lines += ["", f"Machine: {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}, ray {m.get('ray')}."]
