@@ -203,3 +203,35 @@ def test_an_env_pickled_by_0_1_0_unpickles_and_steps_on(env_cls):
     for _ in range(5):
         action = env.scripted_action()
         assert np.array_equal(env.step(action)[0], old.step(action)[0])
+
+
+def test_gym_hil_cameras_take_a_size_and_a_render_quality():
+    """The camera env: both cameras at the size asked for, plus the arm's state; "cpu" quality
+    draws without shadows (darker on average) and "full" as gym-hil does; bad values are refused."""
+    import os
+
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    pytest.importorskip("gym_hil")
+    from rllib_sac_hybrid.envs import GYM_HIL_PICK_CUBE_PIXELS_ID
+
+    means = {}
+    for quality in ("full", "cpu"):
+        env = gym.make(GYM_HIL_PICK_CUBE_PIXELS_ID, image_size=24, render_quality=quality)
+        try:
+            assert set(env.observation_space.spaces) == {"agent_pos", "pixels"}
+            assert set(env.observation_space["pixels"].spaces) == {"front", "wrist"}
+            obs, _ = env.reset(seed=0)
+            for camera in ("front", "wrist"):
+                assert obs["pixels"][camera].shape == (24, 24, 3) and obs["pixels"][camera].dtype == np.uint8
+                assert env.observation_space["pixels"][camera].contains(obs["pixels"][camera])
+            assert obs["agent_pos"].shape == (18,)
+            model = env.unwrapped._model
+            assert (model.vis.quality.shadowsize == 0) == (quality == "cpu")
+            means[quality] = obs["pixels"]["front"].mean()
+        finally:
+            env.close()
+    assert means["cpu"] < means["full"]  # the shadow map's light is gone, not the scene
+    for bad, field in (({"image_size": 8}, "image_size"), ({"render_quality": "fast"}, "render_quality"),
+                       ({"human_input": "mouse"}, "human_input")):  # fmt: skip
+        with pytest.raises(ValueError, match=f"{field}=.*allowed"):
+            gym.make(GYM_HIL_PICK_CUBE_PIXELS_ID, **bad)
