@@ -53,7 +53,7 @@ from rllib_sac_hybrid.data.demonstrations import read_episodes, write_episodes
 from rllib_sac_hybrid.data.transitions import INTERVENTION_KEY, TELEOP_ACTION_KEY
 from rllib_sac_hybrid.robot import lerobot_bridge
 from rllib_sac_hybrid.runtime.callbacks import success_flag
-from rllib_sac_hybrid.spaces import flatten_observation, image_shapes
+from rllib_sac_hybrid.spaces import flatten_observation, image_shapes, observation_dims
 
 ACTION, REWARD, DONE, TRUNCATED = "action", "next.reward", "next.done", "next.truncated"
 INTERVENTION, SUCCESS, PENALTY = (
@@ -71,11 +71,8 @@ LEROBOT_PYTHON_ENV = "LEROBOT_PYTHON"
 def feature_keys(observation_space: gym.Space, key_map: dict[str, str] | None = None) -> dict[str | None, str]:
     """The LeRobot feature name of each observation key (``flatten_observation``'s keys)."""
     images = image_shapes(observation_space)
-    keys = (
-        [None] if isinstance(observation_space, gym.spaces.Box) else list(flatten_observation_keys(observation_space))
-    )
     names: dict[str | None, str] = {}
-    for key in keys:
+    for key in observation_dims(observation_space):  # None for a Box, else "a/b" per leaf
         if key is None:
             names[key] = "observation.image" if key in images else "observation.state"
         elif key in images:
@@ -94,15 +91,6 @@ def feature_keys(observation_space: gym.Space, key_map: dict[str, str] | None = 
     if len(set(names.values())) != len(names):
         raise ValueError(f"--key-map: two observation keys map to one LeRobot feature: {names}.")
     return names
-
-
-def flatten_observation_keys(space: gym.spaces.Dict, prefix: str = ""):
-    for key, sub in space.spaces.items():
-        path = f"{prefix}{key}"
-        if isinstance(sub, gym.spaces.Dict):
-            yield from flatten_observation_keys(sub, path + "/")
-        else:
-            yield path
 
 
 def _action_parts(space: gym.Space) -> list[tuple[str | int | None, gym.Space]]:
@@ -157,15 +145,13 @@ def action_size(space: gym.Space) -> int:
 
 
 def _features(observation_space: gym.Space, action_space: gym.Space, names: dict, penalty: bool) -> dict:
-    images = image_shapes(observation_space)
-    dims = flatten_observation(observation_space.sample(), observation_space)
-    dims = {None: dims} if not isinstance(dims, dict) else dims
+    images, dims = image_shapes(observation_space), observation_dims(observation_space)
     features = {}
     for key, name in names.items():
         if key in images:
             features[name] = {"dtype": "video", "shape": list(images[key]), "names": ["height", "width", "channels"]}
         else:
-            features[name] = {"dtype": "float32", "shape": [int(np.asarray(dims[key]).size)], "names": None}
+            features[name] = {"dtype": "float32", "shape": [dims[key]], "names": None}
     scalar = {"dtype": "float32", "shape": [1], "names": None}
     flag = {"dtype": "bool", "shape": [1], "names": None}
     features |= {ACTION: {"dtype": "float32", "shape": [action_size(action_space)], "names": None},
