@@ -11,12 +11,13 @@ from rllib_sac_hybrid.runtime.evaluation import greedy_evaluation
 from tests.conftest import train_until_success
 
 TARGET_SUCCESS = 0.8  # training episodes (the exploring policy), the last 30
-# Greedy success on 50 fresh episodes >= training success - this, where training success is the
-# mean of the windowed figure from the iteration that reached the target to the end (a 30-episode
-# window swings by about +-0.1 from one iteration to the next).
+# Greedy success >= training success - this, each a mean over the iterations after the one that
+# reached the target: training the windowed figure (a 30-episode window swings by about +-0.1 from
+# one iteration to the next), greedy 50 fresh episodes after each of those iterations (one
+# evaluation swung 0.92 -> 0.68 -> 0.84 over three iterations here, so a single one is not a figure).
 GREEDY_MARGIN = 0.15
 MAX_ENV_STEPS = 20_000
-EXTRA_ENV_STEPS = 2_000  # trained on after the target, before the greedy check
+EXTRA_ENV_STEPS = 3_000  # trained on after the target, greedy evaluated after each iteration
 
 
 def defaults(**env_runners) -> HybridSACConfig:
@@ -31,26 +32,27 @@ def defaults(**env_runners) -> HybridSACConfig:
 
 
 def test_defaults_learn_pick_and_place_and_greedy_keeps_up(ray_session):
-    """Synchronous rounds in one process, only the env set: 80% training success, then 2,000 env
-    steps more, then the greedy policy on 50 fresh episodes."""
+    """Synchronous rounds in one process, only the env set: 80% training success, then 3,000 env
+    steps more, the greedy policy on 50 fresh episodes after each of those iterations."""
     algo = defaults().build_algo()
-    curve, reached = [], None
+    curve, reached, greedy = [], None, []
     try:
         while True:
             result = algo.train()
             steps = int(result["num_env_steps_sampled_lifetime"])
             curve.append((steps, round(result["env_runners"]["episode_success_rate_windowed"], 2)))
+            if reached is not None:
+                greedy.append(greedy_evaluation(algo.get_module(), PICK_PLACE_ID, episodes=50)["success_rate"])
             if reached is None and curve[-1][1] >= TARGET_SUCCESS:
                 reached = curve[-1]
             if (reached and steps >= reached[0] + EXTRA_ENV_STEPS) or steps >= MAX_ENV_STEPS:
                 break
-        greedy = greedy_evaluation(algo.get_module(), PICK_PLACE_ID, episodes=50)["success_rate"]
     finally:
         algo.stop()
     assert reached is not None, f"(env steps, training success): {curve}"
-    since = [rate for steps, rate in curve if steps >= reached[0]]
-    training = sum(since) / len(since)
-    assert greedy >= training - GREEDY_MARGIN, f"greedy success {greedy}, training {training:.2f}; curve {curve}"
+    since = [rate for steps, rate in curve if steps > reached[0]]
+    training, greedy_mean = sum(since) / len(since), sum(greedy) / len(greedy)
+    assert greedy_mean >= training - GREEDY_MARGIN, f"greedy {greedy}, training {training:.2f}; curve {curve}"
 
 
 # Serial: runner and learner are two processes that trade the 2 cores; next to a busy xdist peer
