@@ -13,6 +13,7 @@ import argparse
 import math
 import re
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,11 @@ HEADLINE = [
     ("pendulum", "defaults"),
     ("pick-place", "defaults"),
     ("gym-hil-pick-cube", "defaults + 20 demos"),
+    (
+        "gym-hil-pick-cube-pixels",
+        "defaults + 20 demos train_batch_size_per_learner=64 freeze_image_backbone=True "
+        "image_backbone_weights=benchmarks/results/backbone_gym-hil-pick-cube-pixels64_20.pt",
+    ),
 ]
 TASK_NAMES = {
     "pendulum": "Pendulum-v1",
@@ -131,6 +137,9 @@ def results_page(runs: list[dict]) -> str:
         first = seeds[0]
         lines += [f"## {_title(task, label)}", ""]
         lines += [f"Command: `{first.get('command') or '-'}`", ""]
+        env_config = first.get("settings", {}).get("env_config")
+        if env_config:  # what the task's env was made with (e.g. the camera size), not only the overrides
+            lines += [f"Env config: `{env_config}`", ""]
         lines += [
             f"| seed | training {_target(summary)} first | held from | greedy first | final training / greedy | "
             "env steps | seconds | env steps/s | learner's share of the time | commit |",
@@ -175,7 +184,8 @@ def plot(task: str, label: str, seeds: list[dict], path: Path) -> None:
         ax.set_title("training (exploring, windowed)" if kind == "train" else "greedy (fresh episodes)")
         ax.legend(fontsize=7)
     axes[0].set_ylabel(f"{metric} rate" if metric == "success" else "return")
-    fig.suptitle(f"HybridSAC, {label}, on {TASK_NAMES.get(task, task)}")
+    title = f"HybridSAC, {label}, on {TASK_NAMES.get(task, task)}"
+    fig.suptitle(textwrap.fill(title, 110), fontsize="large" if len(title) <= 110 else 8)  # long --set labels wrap
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
