@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     settings += [(GYM_HIL_PICK_CUBE_PIXELS_ID, s, q) for s in args.sizes for q in args.qualities]
     for env_id, size, quality in settings:
         config = {} if size is None else {"image_size": size, "render_quality": quality}
-        steps = max(5, args.steps // 5) if quality == "full" else args.steps  # "full" is ~8x slower
+        steps = max(5, args.steps // 5) if quality == "full" else args.steps  # "full" is much slower
         figures = measure(env_id, config, steps)
         record = {"env": env_id, "image_size": size, "render_quality": quality, **figures,
                   "commit": git_commit(), "machine": machine(),

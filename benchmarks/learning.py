@@ -75,7 +75,7 @@ TASKS = {
     "gym-hil-pick-cube-pixels": GYM_HIL_PICK_CUBE_PIXELS_ID,
 }
 # --env-config keys win. The pixel task: sparse, its camera at 32x32 (4x fewer pixels than its default 64).
-# gym-hil's cameras: 64x64, drawn without shadows or multisampling (8x faster without a GPU).
+# gym-hil's cameras: 64x64, drawn without shadows or multisampling (docs/guides/cameras.md).
 TASK_ENV_CONFIG = {
     "gym-hil-pick-cube": {"reward_type": "sparse"},
     "gym-hil-pick-cube-pixels": {"reward_type": "sparse", "image_size": 64, "render_quality": "cpu"},

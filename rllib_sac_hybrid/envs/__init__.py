@@ -14,7 +14,7 @@
   puts the scripted controller in the loop as a human operator (``envs/simulated_human.py``).
 - ``rllib_sac_hybrid/GymHilPickCubePixels-v0``: the same seen through its front and wrist cameras
   (128x128 by default, ``image_size=``) plus the arm's state; ``render_quality="cpu"`` draws
-  them without shadows or multisampling, about 8x faster without a GPU.
+  them without shadows or multisampling, much faster without a GPU (``docs/guides/cameras.md``).
 
 Both accept ``PickPlaceEnv``'s keyword arguments, e.g. ``action_layout="flat"``.
 """

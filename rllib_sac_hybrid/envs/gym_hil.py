@@ -24,12 +24,13 @@ plus ``agent_pos`` (18); the cube's position is then not observed. ``image_size`
 (HIL-SERL's is 128; any size from 16 up). ``render_quality`` chooses how MuJoCo draws them:
 
 - ``"full"``: gym-hil's own scene, a 4096-pixel shadow map and 8x multisampling, as LeRobot's
-  ``gym_manipulator`` records it. Without a GPU (EGL on Mesa's llvmpipe) a step with both
-  cameras takes about half a second.
-- ``"cpu"``: no shadows (no shadow map, no light casts one) and no multisampling: about 8x faster
-  on a CPU-only machine. The images lose the cube's and arm's shadows on the table, which
-  are also a depth cue, and edges are aliased (stair-stepped) instead of smoothed. A policy
-  trained on one quality should be run on the same one.
+  ``gym_manipulator`` records it. Without a GPU (EGL on Mesa's llvmpipe) drawing takes most of
+  a step.
+- ``"cpu"``: no shadows (no shadow map, no light casts one) and no multisampling: several times
+  faster on a CPU-only machine (measured in ``docs/guides/cameras.md``). The images lose the
+  cube's and arm's shadows on the table, which are also a depth cue, and edges are aliased
+  (stair-stepped) instead of smoothed. A policy trained on one quality should be run on the
+  same one.
 
 **A person in the loop.** ``human_input="keyboard"`` (through pynput) or ``"gamepad"`` (through
 pygame) puts gym-hil's ``InputsControlWrapper`` and its controllers on the env, as LeRobot's
