@@ -7,6 +7,8 @@
         --max-env-steps 10000 --eval-every 5000 --settings defaults preset:hil-serl --seeds 0 1 2
     python benchmarks/learning.py --task gym-hil-pick-cube --runners 1 --async-sampling \
         --env-config "simulated_human={'intervention_prob': 0.05, 'decay_steps': 5000}"
+    python benchmarks/learning.py --task gym-hil-pick-cube-pixels --demos 20 --runners 1 --async-sampling \
+        --set train_batch_size_per_learner=64 freeze_image_backbone=True "image_backbone_weights='backbone.pt'"
 
 Each run trains ``HybridSACConfig()`` with only the env set (``--settings defaults``), a preset
 (``preset:<name>``), or ``pick-place-recipe`` (``envs.PICK_PLACE_TRAINING``, the tuned settings
@@ -29,7 +31,8 @@ it: that describes the action space, it tunes nothing. The env costs about 30 ms
 use ``--runners 1 --async-sampling``: the learner trains while the remote runner steps. Its
 ``simulated_human`` env setting puts the scripted controller in the loop as a human operator
 (``envs/simulated_human.py``); the greedy evaluations run without it, and the rows carry the
-training episodes' intervention rate.
+training episodes' intervention rate. ``gym-hil-pick-cube-pixels`` is the same from two 64x64
+cameras drawn at ``render_quality="cpu"``; its run on a CPU: ``docs/research/pixels.md``.
 """
 
 from __future__ import annotations
