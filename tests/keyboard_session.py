@@ -6,8 +6,8 @@ printed as one JSON line:
 - ``steps``: gym-hil pick-cube with ``human_input="keyboard"``; each step first presses or
   releases keys with xdotool, then steps the env, and records what arrived (the action that ran,
   the intervention flag, the mark, the reward, the episode's end);
-- ``training``: one HybridSAC iteration on that env in this process (num_env_runners=0) while a
-  thread takes over (Space) and holds the Up arrow, as soon as each episode starts; then what the
+- ``training``: one HybridSAC iteration on that env in this process (num_env_runners=0) in which
+  the person takes over (Space) and holds the Up arrow at the start of each episode; then what the
   learner holds: the demonstration replay's rows and actions, and the intervention rate metric.
 """
 
@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import gymnasium as gym
@@ -107,26 +106,34 @@ def training_iteration() -> dict:
         .reporting(min_sample_timesteps_per_iteration=120)  # one whole episode (100 steps) at least
     )
     algo = config.build_algo()
-    controller = human_wrapper(algo.env_runner.env).controller
-    stop = threading.Event()
+    wrapper = human_wrapper(algo.env_runner.env)
+    controller = wrapper.controller
+    reset = wrapper.reset
 
-    def person() -> None:
-        """Takes over and holds the Up arrow, again after each reset (which lets go of both)."""
-        while not stop.is_set():
+    def take_over() -> None:
+        """The person takes over (Space) and holds the Up arrow, and the listener has seen both."""
+        deadline = time.monotonic() + 10
+        while not (controller.key_states["forward_x"] and controller.should_intervene()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the key presses did not arrive: {controller.key_states}")
             if not controller.key_states["forward_x"]:
                 xdotool("keydown", "Up")
             if not controller.should_intervene():
                 xdotool("key", "space")
-            time.sleep(0.05)
-        xdotool("keyup", "Up")
 
-    thread = threading.Thread(target=person)
-    thread.start()
+    def reset_and_take_over(**kwargs):
+        """A reset lets go of every key; the person takes over again before the first step (in
+        step with the env, so that a busy machine does not decide how many steps are theirs)."""
+        out = reset(**kwargs)
+        take_over()
+        return out
+
+    wrapper.reset = reset_and_take_over
+    take_over()  # the episode the runner started when it was built
     try:
         result = algo.train()
     finally:
-        stop.set()
-        thread.join()
+        xdotool("keyup", "Up")
     learner = algo.learner_group._learner
     replay = learner.demo_replay("default_policy")
     demo = replay.sample(min(len(replay), 64)) if replay is not None and len(replay) else None

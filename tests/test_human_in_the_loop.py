@@ -91,10 +91,11 @@ def test_keys_arrive_as_actions_flags_and_marks(display):
 def test_interventions_reach_the_demonstration_replay(display):
     out = session(display, "training", 600)
     assert out["env_steps"] >= 100
-    # The person held Up with the gripper kept: their steps are the demonstration rows.
-    assert out["demo_rows"] > 0.5 * out["env_steps"]
+    # The person took over at each episode's start and held Up, the gripper kept: every step is
+    # theirs, stored online and copied to the demonstration replay.
+    assert out["demo_rows"] == out["online_rows"] == out["env_steps"]
     assert out["demo_actions"] == [[1.0, 0.0, 0.0]] and out["demo_gripper"] == [1]
-    assert out["intervention_rate"] is not None and out["intervention_rate"] > 0.5
+    assert out["intervention_rate"] == 1.0
 
 
 class ScriptedInputs:
