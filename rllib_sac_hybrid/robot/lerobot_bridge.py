@@ -119,7 +119,8 @@ def _height_width(spec: dict) -> tuple[int, int]:
     return (int(shape[1]), int(shape[2])) if shape[0] in (1, 3) else (int(shape[0]), int(shape[1]))
 
 
-def main(argv: list[str] | None = None) -> None:
+def run(argv: list[str] | None = None) -> dict:
+    """The command line's work (``main`` without the printing): returns the summary."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     out = sub.add_parser("to-lerobot", help="interchange folder -> LeRobotDataset")
@@ -134,10 +135,12 @@ def main(argv: list[str] | None = None) -> None:
     inp.add_argument("--episodes", type=int, nargs="*", default=None)
     args = parser.parse_args(argv)
     if args.command == "to-lerobot":
-        summary = to_lerobot(args.interchange, args.root, args.repo_id, args.images)
-    else:
-        summary = from_lerobot(args.root, args.repo_id, args.interchange, args.episodes)
-    print(json.dumps(summary))
+        return to_lerobot(args.interchange, args.root, args.repo_id, args.images)
+    return from_lerobot(args.root, args.repo_id, args.interchange, args.episodes)
+
+
+def main(argv: list[str] | None = None) -> None:
+    print(json.dumps(run(argv)))
 
 
 if __name__ == "__main__":

@@ -308,24 +308,13 @@ def run_bridge(args: list[str], lerobot_python: str | None = None) -> dict:
                 f"environment with --lerobot-python or {LEROBOT_PYTHON_ENV}; `make lerobot-env` builds one in "
                 ".venv-lerobot (pip install 'lerobot==0.4.4' 'torch==2.9.1' 'torchvision==0.24.1')."
             )
-        parser_main = lerobot_bridge.main
-        return _in_process(parser_main, args)
+        return lerobot_bridge.run(args)
     if not Path(python).is_file():
         raise ValueError(f"--lerobot-python={python!r} is not a file; allowed: a Python interpreter with lerobot.")
     done = subprocess.run([python, lerobot_bridge.__file__, *args], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"LeRobot's side failed in {python}:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _in_process(main, args: list[str]) -> dict:
-    import contextlib
-    import io
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        main(args)
-    return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 def _spaces(env_id: str, env_config: dict | None) -> tuple[gym.Space, gym.Space]:
