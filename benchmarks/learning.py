@@ -57,6 +57,7 @@ from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
 from rllib_sac_hybrid.algorithm import LEARNER_SECONDS_LIFETIME, SAMPLING_SECONDS_LIFETIME
 from rllib_sac_hybrid.cli import key_values
 from rllib_sac_hybrid.envs import (
+    BIMANUAL_ID,
     GRASP_CARRY_ID,
     GYM_HIL_PICK_CUBE_ID,
     GYM_HIL_PICK_CUBE_PIXELS_ID,
@@ -73,6 +74,7 @@ TASKS = {
     "pick-place-sparse": PICK_PLACE_SPARSE_ID,
     "pick-place-pixels": PICK_PLACE_PIXELS_ID,
     "grasp-carry": GRASP_CARRY_ID,
+    "bimanual": BIMANUAL_ID,
     "pendulum": "Pendulum-v1",
     "gym-hil-pick-cube": GYM_HIL_PICK_CUBE_ID,
     "gym-hil-pick-cube-pixels": GYM_HIL_PICK_CUBE_PIXELS_ID,

@@ -164,8 +164,9 @@ class HybridSACConfig(AlgorithmConfig):
     def resolved_target_entropy(self, action_space: gym.Space) -> float:
         """``target_entropy``, or its auto rule (``settings.resolved_target_entropy``) for ``action_space``."""
         layout = self.action_layout(action_space)
-        learns_discrete = layout.has_discrete and self.fixed_discrete_action is None
-        return resolved_target_entropy(self.target_entropy, layout.continuous_dim, learns_discrete)
+        learned_parts = layout.num_parts if self.fixed_discrete_action is None else 0
+        joint = layout.num_joint_choices if layout.discrete_only else 0
+        return resolved_target_entropy(self.target_entropy, layout.continuous_dim, learned_parts, joint)
 
     def resolved_utd_ratio(self, mixes_demonstrations: bool, has_images: bool = False) -> int:
         """``utd_ratio``, or what "auto" resolves to (``settings.resolved_utd_ratio``)."""
@@ -323,17 +324,35 @@ class HybridSACConfig(AlgorithmConfig):
     def validate_action_space(self, action_space: gym.Space) -> ActionLayout:
         """The layout of ``action_space``; ValueError if unsupported or inconsistent with the settings."""
         layout = self.action_layout(action_space)
-        if self.fixed_discrete_action is not None:
+        fixed = self.fixed_discrete_action
+        if fixed is not None:
             if not layout.has_discrete:
                 raise ValueError(
-                    f"fixed_discrete_action={self.fixed_discrete_action} needs an action space with a discrete "
+                    f"fixed_discrete_action={fixed} needs an action space with a discrete "
                     f"part; {action_space} has none. Allowed: None."
                 )
-            if self.fixed_discrete_action >= layout.num_discrete:
+            if layout.discrete_only:
                 raise ValueError(
-                    f"fixed_discrete_action={self.fixed_discrete_action} is out of range; allowed: None or an "
-                    f"integer in [0, {layout.num_discrete - 1}]."
+                    f"fixed_discrete_action={fixed} would leave {action_space} nothing to learn; allowed: None."
                 )
+            values = list(fixed) if isinstance(fixed, (list, tuple)) else [fixed]
+            allowed = " x ".join(f"[0, {k - 1}]" for k in layout.discrete_sizes)
+            if len(values) != layout.num_parts or any(v >= k for v, k in zip(values, layout.discrete_sizes)):
+                raise ValueError(
+                    f"fixed_discrete_action={fixed} is out of range; allowed: None or "
+                    + (
+                        f"an integer in {allowed}."
+                        if layout.num_parts == 1
+                        else f"a list with one index per part in {allowed}."
+                    )
+                )
+        if layout.discrete_only:
+            for name in ("critic_value_bins",):
+                if isinstance(getattr(self, name), int):
+                    raise ValueError(
+                        f"{name}={getattr(self, name)} is for a continuous action's critics; {action_space} is "
+                        'discrete only and its critics output one Q per choice; allowed: None or "auto".'
+                    )
         return layout
 
 

@@ -1,10 +1,13 @@
 """The HybridSAC RLModule: wires the networks into RLlib's inference / exploration forwards.
 
 On EnvRunners the module is built ``inference_only``: the encoder(s), the actor and - when the
-action has a discrete part - the discrete critic, which picks that part (epsilon-greedy when
-exploring, greedy at inference). On the learner it also holds the critic ensemble, the Polyak
-targets (target encoder, target heads, target discrete critic) and ``log_alpha``, all part of
-the module's saved state.
+action has discrete parts next to a continuous one - the discrete critic, which picks them
+(epsilon-greedy when exploring, greedy at inference). A discrete-only action (Discrete,
+MultiDiscrete, a Tuple of Discretes) has a categorical actor over the joint choice instead, and
+critics that output one Q per choice (SAC for discrete actions, Christodoulou 2019).
+
+On the learner it also holds the critic ensemble, the Polyak targets (target encoder, target
+heads, target discrete critic) and ``log_alpha``, all part of the module's saved state.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from rllib_sac_hybrid.data.batch import Latents
 from rllib_sac_hybrid.data.observation_normalization import ObservationNormalizer
 from rllib_sac_hybrid.networks import (
     BackboneFeatures,
+    CategoricalActor,
     CriticEnsemble,
     DiscreteCritic,
     FrozenBackbone,
@@ -139,9 +143,18 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
 
         self.shared_encoder = bool(cfg["shared_encoder"])
         action_dim = self.layout.continuous_dim
-        # With a discrete part and no fixed choice for it, a DQN-style critic learns and picks it.
-        self.fixed_discrete_action = cfg["fixed_discrete_action"]
-        self.has_discrete_critic = self.layout.has_discrete and self.fixed_discrete_action is None
+        # Discrete only: the actor is categorical over the joint choice and each critic head
+        # outputs one Q per choice; no DQN-style discrete critic.
+        self.discrete_only = self.layout.discrete_only
+        # With discrete parts next to a continuous one and no fixed choice for them, a DQN-style
+        # critic (a head per part) learns and picks them.
+        fixed = cfg["fixed_discrete_action"]
+        self.fixed_discrete_action = (
+            None if fixed is None else tuple(fixed) if isinstance(fixed, (list, tuple)) else (fixed,)
+        )
+        self.has_discrete_critic = (
+            self.layout.has_discrete and not self.discrete_only and self.fixed_discrete_action is None
+        )
         self.epsilon_start, self.epsilon_end = cfg["epsilon_start"], cfg["epsilon_end"]
         self.epsilon_decay_steps = cfg["epsilon_decay_steps"]
 
@@ -154,23 +167,34 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         if cfg["image_backbone_weights"] is not None:
             self._load_backbone_weights(cfg["image_backbone_weights"], images)
         latent_dim = (self.encoder if self.shared_encoder else self.actor_encoder).out_dim
-        self.actor = TanhGaussianActor(
-            latent_dim,
-            action_dim,
-            resolved_hidden_dims(cfg["actor_hidden_dims"], self.has_discrete_critic),
-            activation=cfg["activation"],
-            layer_norm=cfg["actor_layer_norm"],
-            dropout=cfg["actor_dropout"],
-            std_min=cfg["std_min"],
-            std_max=cfg["std_max"],
-        )
+        actor_hidden = resolved_hidden_dims(cfg["actor_hidden_dims"], self.has_discrete_critic)
+        if self.discrete_only:
+            self.actor = CategoricalActor(
+                latent_dim,
+                self.layout.num_joint_choices,
+                actor_hidden,
+                activation=cfg["activation"],
+                layer_norm=cfg["actor_layer_norm"],
+                dropout=cfg["actor_dropout"],
+            )
+        else:
+            self.actor = TanhGaussianActor(
+                latent_dim,
+                action_dim,
+                actor_hidden,
+                activation=cfg["activation"],
+                layer_norm=cfg["actor_layer_norm"],
+                dropout=cfg["actor_dropout"],
+                std_min=cfg["std_min"],
+                std_max=cfg["std_max"],
+            )
         self.discrete_critic_reads_arm = resolved_discrete_critic_reads_arm(
             cfg["discrete_critic_reads_arm"], self.has_discrete_critic, bool(images)
         )
         if self.has_discrete_critic:
             self.discrete_critic = DiscreteCritic(
                 self.encoder.out_dim + (action_dim if self.discrete_critic_reads_arm else 0),
-                self.layout.num_discrete,
+                self.layout.discrete_sizes,
                 cfg["discrete_critic_hidden_dims"],
                 activation=cfg["activation"],
                 layer_norm=cfg["critic_layer_norm"],
@@ -188,15 +212,16 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
 
         self.critic = CriticEnsemble(
             cfg["num_critics"],
-            self.encoder.out_dim + action_dim,
+            self.encoder.out_dim + action_dim,  # action_dim is 0 for discrete-only actions
             resolved_hidden_dims(cfg["critic_hidden_dims"], self.has_discrete_critic),
             activation=cfg["activation"],
             layer_norm=cfg["critic_layer_norm"],
             dropout=cfg["critic_dropout"],
             init_final=cfg["init_final"],
             value_bins=resolved_critic_value_bins(
-                cfg["critic_value_bins"], self.has_discrete_critic, bool(images), cfg["init_final"]
+                cfg["critic_value_bins"], self.has_discrete_critic, bool(images), cfg["init_final"], self.discrete_only
             ),
+            num_actions=self.layout.num_joint_choices if self.discrete_only else None,
         )
         # Lagged copies of the encoder and heads, moved only by Polyak averaging.
         self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
@@ -292,6 +317,18 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         """Reparameterised action (B, A) in (-1, 1) and log pi (B,)."""
         return self.actor.sample(latent)
 
+    def policy_log_probs(self, latent: torch.Tensor) -> torch.Tensor:
+        """Discrete-only actions: log pi(a|s) of every joint choice, (B, K)."""
+        return self.actor(latent)
+
+    def action_values(self, latent: torch.Tensor) -> torch.Tensor:
+        """Discrete-only actions: Q_n(s, a) of every head and joint choice, (N, B, K)."""
+        return self.critic(latent)
+
+    def target_action_values(self, latent: torch.Tensor, heads: torch.Tensor | None) -> torch.Tensor:
+        """Discrete-only actions: the chosen target heads' Q(s', a), (M, B, K) (all N when ``heads`` is None)."""
+        return self.target_critic(latent, heads)
+
     def action_log_prob(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """log pi(a|s) (B,) of given actions (B, A) strictly inside (-1, 1)."""
         mean, std = self.actor(latent)
@@ -315,13 +352,19 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         return self.target_critic(torch.cat([latent, action], dim=-1), heads)
 
     def discrete_q_values(self, latent: torch.Tensor, arm: torch.Tensor | None = None) -> torch.Tensor:
-        """Online discrete critic, (B, K); ``arm`` (B, A), the step's arm action in (-1, 1), is
-        read only with ``discrete_critic_reads_arm``."""
+        """Online discrete critic, every part's values side by side, (B, K_1 + ... + K_P);
+        ``arm`` (B, A), the step's arm action in (-1, 1), is read only with
+        ``discrete_critic_reads_arm``."""
         return self.discrete_critic(self._discrete_input(latent, arm))
 
     def target_discrete_q_values(self, latent: torch.Tensor, arm: torch.Tensor | None = None) -> torch.Tensor:
-        """Target discrete critic on a target-encoder latent, (B, K)."""
+        """Target discrete critic on a target-encoder latent, (B, K_1 + ... + K_P)."""
         return self.target_discrete_critic(self._discrete_input(latent, arm))
+
+    @property
+    def discrete_part_sizes(self) -> tuple[int, ...]:
+        """K_p of each discrete part (the discrete critic's heads)."""
+        return self.layout.discrete_sizes
 
     def _discrete_input(self, latent: torch.Tensor, arm: torch.Tensor | None) -> torch.Tensor:
         if not self.discrete_critic_reads_arm:
@@ -367,9 +410,12 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         return self.normalize(flatten_observation(batch[Columns.OBS], self.observation_space))
 
     def _forward_inference(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
-        """Deterministic action: tanh(mean) and the discrete critic's argmax, in the env's format."""
+        """Deterministic action: tanh(mean) and the discrete critic's argmax per part (discrete
+        only: the most probable joint choice), in the env's format."""
         with torch.no_grad():
             obs = self._obs(batch)
+            if self.discrete_only:
+                return {Columns.ACTIONS: self._joint_to_env(self.actor.deterministic(self.actor_latent(obs)))}
             latent = self.encoder(obs) if self.has_discrete_critic else None
             continuous = self.actor.deterministic(self.actor_latent(obs, latent))
             discrete = self._discrete_action(latent, continuous, epsilon=0.0)
@@ -377,9 +423,12 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
 
     def _forward_exploration(self, batch: dict[str, Any], t: int | None = None, **kwargs) -> dict[str, Any]:
         """Tanh-Gaussian sample; over the discrete critic epsilon-greedy (epsilon scheduled by env
-        step t) or Boltzmann (``discrete_exploration``)."""
+        step t) or Boltzmann (``discrete_exploration``), each part on its own. Discrete only: a
+        sample of the categorical policy."""
         with torch.no_grad():
             obs = self._obs(batch)
+            if self.discrete_only:
+                return {Columns.ACTIONS: self._joint_to_env(self.actor.sample(self.actor_latent(obs)))}
             latent = self.encoder(obs) if self.has_discrete_critic else None
             continuous = self._continuous_action(obs, latent, std_scale=1.0)
             discrete = self._discrete_action(latent, continuous, epsilon=self.epsilon(t), explore=True)
@@ -394,6 +443,10 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
             raise ValueError(f"std_scale={std_scale!r} is invalid; allowed: a number >= 0.")
         with torch.no_grad():
             obs = self._obs(batch)
+            if self.discrete_only:  # no std: 0 is the greedy choice, anything else a sample
+                latent = self.actor_latent(obs)
+                choice = self.actor.sample(latent) if std_scale else self.actor.deterministic(latent)
+                return {Columns.ACTIONS: self._joint_to_env(choice)}
             latent = self.encoder(obs) if self.has_discrete_critic else None
             continuous = self._continuous_action(obs, latent, std_scale)
             discrete = self._discrete_action(latent, continuous, epsilon=0.0)
@@ -405,21 +458,30 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
         mean, std = self.actor(self.actor_latent(obs, latent))
         return torch.tanh(mean + std_scale * std * torch.randn_like(mean) if std_scale else mean)
 
+    def _joint_to_env(self, choice: torch.Tensor) -> Any:
+        """A discrete-only module's joint choices (B,) -> env actions."""
+        empty = torch.zeros(choice.shape[0], 0, device=choice.device)
+        return self.layout.to_env(empty, self.layout.from_joint(choice))
+
     def _discrete_action(
         self, latent: torch.Tensor | None, arm: torch.Tensor, epsilon: float, explore: bool = False
     ) -> torch.Tensor | None:
-        """The gripper's choice, made after the arm's (``arm``: the step's arm action, (B, A))."""
+        """The discrete parts' choices (B, P), made after the arm's (``arm``: the step's arm
+        action, (B, A)); each part explores on its own."""
         if not self.layout.has_discrete:
             return None
         if not self.has_discrete_critic:
-            return torch.full((arm.shape[0],), int(self.fixed_discrete_action), dtype=torch.long)
-        q = self.discrete_q_values(latent, arm)
+            fixed = torch.tensor(self.fixed_discrete_action, dtype=torch.long, device=arm.device)
+            return fixed.expand(arm.shape[0], -1)
+        q = self.discrete_critic.split_parts(self.discrete_q_values(latent, arm))
         if explore and self.discrete_exploration == "boltzmann":
-            return torch.distributions.Categorical(logits=q / self.log_alpha.exp()).sample()
-        greedy = q.argmax(dim=-1)
+            temperature = self.log_alpha.exp()
+            return torch.stack([torch.distributions.Categorical(logits=part / temperature).sample() for part in q], -1)
+        greedy = torch.stack([part.argmax(dim=-1) for part in q], dim=-1)  # (B, P)
         if not explore or epsilon <= 0.0:
             return greedy
-        random = torch.randint(0, self.layout.num_discrete, greedy.shape, device=greedy.device)
+        sizes = torch.tensor(self.layout.discrete_sizes, device=greedy.device)
+        random = (torch.rand(greedy.shape, device=greedy.device) * sizes).long().clamp_(max=sizes - 1)
         explore = torch.rand(greedy.shape, device=greedy.device) < epsilon
         return torch.where(explore, random, greedy)
 

@@ -310,6 +310,36 @@ class TanhGaussianActor(nn.Module):
         return torch.tanh(self(latent)[0])
 
 
+class CategoricalActor(nn.Module):
+    """A categorical policy over K discrete choices (discrete-only SAC, Christodoulou 2019):
+    MLP -> Linear(., K) logits; the entropy and expectations over pi are computed exactly."""
+
+    def __init__(
+        self,
+        in_dim: int,
+        num_choices: int,
+        hidden_dims: Sequence[int],
+        activation: str = "silu",
+        layer_norm: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.trunk = mlp(in_dim, hidden_dims, activation, layer_norm, dropout)
+        self.logits = nn.Linear(hidden_dims[-1] if hidden_dims else in_dim, num_choices)
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        """Returns log pi(.|s), (B, K)."""
+        return self.logits(self.trunk(latent)).log_softmax(dim=-1)
+
+    def sample(self, latent: torch.Tensor) -> torch.Tensor:
+        """A choice (B,) drawn from pi(.|s)."""
+        return torch.distributions.Categorical(logits=self(latent)).sample()
+
+    def deterministic(self, latent: torch.Tensor) -> torch.Tensor:
+        """The most probable choice (B,)."""
+        return self(latent).argmax(dim=-1)
+
+
 def squashed_gaussian_log_prob(u: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """log pi(tanh(u)) for u ~ N(mean, std): Gaussian log-density minus log|d tanh/du|.
 
@@ -368,6 +398,8 @@ class CriticEnsemble(nn.Module):
     Output layer: uniform(+-init_final) when ``init_final`` is set, else orthogonal per head.
     With ``value_bins`` K > 1 each head is categorical instead: ``Linear(., K)`` logits over a
     fixed symlog-spaced support, Q the mean of that distribution (``logits`` for the loss).
+    With ``num_actions`` K (discrete-only actions) each head reads the latent alone and outputs
+    Q(s, a) for every one of the K choices, (N, B, K).
     """
 
     def __init__(
@@ -380,10 +412,14 @@ class CriticEnsemble(nn.Module):
         dropout: float = 0.0,
         init_final: float | None = None,
         value_bins: int | None = None,
+        num_actions: int | None = None,
     ) -> None:
         super().__init__()
+        if value_bins and num_actions:
+            raise ValueError("critic_value_bins and a per-action critic (discrete-only actions) do not combine.")
         self.num_members = num_members
         self.value_bins = value_bins
+        self.num_actions = num_actions
         self.linears = nn.ModuleList()
         self.norms = nn.ModuleList() if layer_norm else None
         for width in hidden_dims:
@@ -393,7 +429,7 @@ class CriticEnsemble(nn.Module):
             in_dim = width
         self.activation = ACTIVATIONS[activation]()
         self.dropout = dropout
-        self.out = EnsembleLinear(num_members, in_dim, value_bins or 1)
+        self.out = EnsembleLinear(num_members, in_dim, value_bins or num_actions or 1)
         if value_bins:
             grid = torch.linspace(-VALUE_SYMLOG_LIMIT, VALUE_SYMLOG_LIMIT, value_bins)
             self.register_buffer("support", symexp(grid))
@@ -405,16 +441,19 @@ class CriticEnsemble(nn.Module):
                 nn.init.uniform_(self.out.weight, -init_final, init_final)
                 nn.init.uniform_(self.out.bias, -init_final, init_final)
             else:
-                for w in self.out.weight:  # (in, 1) per head
+                for w in self.out.weight:  # (in, outputs) per head
                     nn.init.orthogonal_(w)
                 self.out.bias.zero_()
 
     def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
-        """Args: x (B, in) = concat(latent, action); members (M,) head indices or None (all).
+        """Args: x (B, in) = concat(latent, action) (the latent alone with ``num_actions``);
+        members (M,) head indices or None (all).
 
-        Returns: Q (E, B) with E = M or N.
+        Returns: Q (E, B) with E = M or N; (E, B, K) with ``num_actions``.
         """
         out = self.logits(x, members)
+        if self.num_actions:
+            return out
         if not self.value_bins:
             return out.squeeze(-1)
         return torch.softmax(out, dim=-1) @ self.support
@@ -433,24 +472,32 @@ class CriticEnsemble(nn.Module):
 
 
 class DiscreteCritic(nn.Module):
-    """Q-values of the K discrete choices (e.g. gripper close / stay / open): MLP -> Linear(., K)."""
+    """Q-values of each discrete part's choices (a gripper's close / stay / open, a second
+    gripper, a mode): one MLP trunk, one linear head per part. Returns the parts' values side by
+    side, (B, K_1 + ... + K_P); ``split_parts`` cuts them apart."""
 
     def __init__(
         self,
         in_dim: int,
-        num_actions: int,
+        num_actions: int | Sequence[int],
         hidden_dims: Sequence[int],
         activation: str = "silu",
         layer_norm: bool = True,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        self.part_sizes = (int(num_actions),) if isinstance(num_actions, int) else tuple(int(k) for k in num_actions)
         self.trunk = mlp(in_dim, hidden_dims, activation, layer_norm, dropout)
-        self.out = nn.Linear(hidden_dims[-1] if hidden_dims else in_dim, num_actions)
+        # One Linear for all heads: the same weights as P separate heads, one matmul.
+        self.out = nn.Linear(hidden_dims[-1] if hidden_dims else in_dim, sum(self.part_sizes))
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        """Args: latent (B, D). Returns: Q (B, K)."""
+        """Args: latent (B, D). Returns: Q (B, K_1 + ... + K_P)."""
         return self.out(self.trunk(latent))
+
+    def split_parts(self, q: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(B, sum K_p) -> each part's (B, K_p)."""
+        return q.split(self.part_sizes, dim=-1)
 
 
 # ---- pretrained backbone weights (python -m rllib_sac_hybrid.robot.pretrain writes them) ----

@@ -81,6 +81,11 @@ def one_of(*choices: Any) -> Check:
     return lambda v: any(v is c or (v == c and type(v) is type(c)) for c in choices)
 
 
+def integer_or_integers(minimum: int) -> Check:
+    one = integer(minimum)
+    return lambda v: one(v) or (isinstance(v, (list, tuple)) and len(v) > 0 and all(one(x) for x in v))
+
+
 def optional(check: Check) -> Check:
     return lambda v: v is None or check(v)
 
@@ -113,6 +118,8 @@ def import_path(v: Any) -> bool:
 # ---- choices (named, because code compares with them) -------------------------------------------
 ACTOR_Q_REDUCTIONS = ("min", "mean")
 REWARD_SCALINGS = ("return_std", None)
+# Discrete-only actions: the auto entropy target as a share of log K (see docs/research/discrete-sac.md).
+AUTO_DISCRETE_ONLY_ENTROPY_SCALE = 0.5
 DISCRETE_EXPLORATIONS = ("epsilon", "boltzmann")
 IMAGE_AUGMENTATIONS = ("random_shift", None)
 NON_FINITE_MODES = ("raise", "drop")
@@ -177,7 +184,8 @@ SETTINGS: tuple[Setting, ...] = (
        "initial alpha; log_alpha starts at its log.", TEMP, number(0.0, low_open=True, high_open=True),
        "defaults.md#from-the-tuned-recipe-to-the-defaults-pick-and-place"),
     _s("target_entropy", None, "None (auto) or a number",
-       "entropy target; None: -(dim(a_c) + 1) / 2 with a discrete critic, -dim(a_c) without one.", TEMP,
+       "entropy target; None: -(dim(a_c) + P) / 2 with a discrete critic over P parts, -dim(a_c) without one, "
+       f"{AUTO_DISCRETE_ONLY_ENTROPY_SCALE} log K for K discrete-only choices.", TEMP,
        optional(_real), "wall-clock.md"),
     _s("temperature_lr", 3e-4, "a finite number > 0",
        "Adam learning rate of log_alpha.", TEMP, number(0.0, low_open=True, high_open=True)),
@@ -235,8 +243,9 @@ SETTINGS: tuple[Setting, ...] = (
     # Hybrid actions.
     _s("discrete_action_in_last_dim", False, BOOL,
        "read a Box action's last component as the discrete index (LeRobot / gym-hil layout).", HYBRID, boolean),
-    _s("fixed_discrete_action", None, "None or an integer >= 0 (below the number of choices)",
-       "always this discrete choice; no discrete critic.", HYBRID, optional(integer(0))),
+    _s("fixed_discrete_action", None,
+       "None, an integer >= 0 (one discrete part) or a list of them (one per part), each below its part's choices",
+       "always these discrete choices; no discrete critic.", HYBRID, optional(integer_or_integers(0))),
     _s("discrete_critic_hidden_dims", (64, 64), "a non-empty list of positive integers",
        "the discrete critic's MLP widths.", HYBRID, hidden_dims),
     _s("discrete_critic_lr", 3e-4, "a finite number > 0",
@@ -377,13 +386,19 @@ def resolved_utd_ratio(setting: int | str, mixes_demonstrations: bool, has_image
     return int(setting)
 
 
-def resolved_target_entropy(setting: float | None, continuous_dim: int, learns_discrete: bool) -> float:
-    """``target_entropy``, or for None -(dim(a_c) + 1) / 2 with a discrete critic (HIL-SERL's),
-    -dim(a_c) without one (SAC's)."""
+def resolved_target_entropy(
+    setting: float | None, continuous_dim: int, learned_discrete_parts: int, discrete_only_choices: int = 0
+) -> float:
+    """``target_entropy``, or for None: -(dim(a_c) + P) / 2 with a discrete critic over P parts
+    (HIL-SERL's, whose flat action counts each gripper as one dimension), -dim(a_c) without one
+    (SAC's); for a discrete-only action of K joint choices, a share of the uniform policy's
+    entropy log K (the policy's entropy is exact there, and positive)."""
     if setting is not None:
         return float(setting)
-    if learns_discrete:
-        return -(continuous_dim + 1) / 2.0
+    if discrete_only_choices:
+        return AUTO_DISCRETE_ONLY_ENTROPY_SCALE * math.log(discrete_only_choices)
+    if learned_discrete_parts:
+        return -(continuous_dim + learned_discrete_parts) / 2.0
     return -float(continuous_dim)
 
 
@@ -401,11 +416,17 @@ def resolved_bc_weight(setting: float | str) -> float:
 
 
 def resolved_critic_value_bins(
-    setting: int | str | None, has_discrete_critic: bool, has_images: bool, init_final: float | None = None
+    setting: int | str | None,
+    has_discrete_critic: bool,
+    has_images: bool,
+    init_final: float | None = None,
+    discrete_only: bool = False,
 ) -> int | None:
     """``critic_value_bins``, or for "auto" 101 (categorical heads) with a discrete critic and
     vector observations, else None (scalar heads; also when ``init_final``, a scalar head's
-    setting, is given)."""
+    setting, is given, and for discrete-only actions, whose heads output one Q per choice)."""
+    if discrete_only:
+        return None
     if setting == "auto":
         return AUTO_CRITIC_VALUE_BINS if has_discrete_critic and not has_images and init_final is None else None
     return setting

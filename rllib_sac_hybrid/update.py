@@ -225,15 +225,21 @@ class SACUpdater:
         """The summed critic losses of one batch and their diagnostics (compiled when asked)."""
         s = self.settings
         latents = self.module.encode_batch(batch)
-        loss, info = losses.critic_loss(
-            self.module,
-            batch,
-            latents,
-            alpha=alpha,
-            discount=s.discount,
-            target_heads=target_heads,
-            use_backup_entropy=s.use_backup_entropy,
-        )
+        if self.module.discrete_only:  # SAC for discrete actions over the joint choice
+            joint = self.module.layout.joint_index(batch.discrete_action.reshape(len(batch.reward), -1))
+            loss, info = losses.discrete_sac_critic_loss(
+                self.module, batch, latents, alpha, s.discount, target_heads, s.use_backup_entropy, joint
+            )
+        else:
+            loss, info = losses.critic_loss(
+                self.module,
+                batch,
+                latents,
+                alpha=alpha,
+                discount=s.discount,
+                target_heads=target_heads,
+                use_backup_entropy=s.use_backup_entropy,
+            )
         q = info["q"]  # (N, B)
         metrics = {
             "critic_loss": loss.detach(),
@@ -265,7 +271,11 @@ class SACUpdater:
         with frozen(self.module.critic):
             loss, temp_loss, log_pi = self._policy_losses(obs, alpha)
             extra = {}
-            if demonstrations is not None:
+            if demonstrations is not None and self.module.discrete_only:
+                error = losses.demonstrated_choice_error(
+                    self.module, demonstrations.obs, demonstrations.discrete_action, self.settings.bc_q_filter
+                ).mean()
+            elif demonstrations is not None:
                 error = losses.demonstrated_action_error(
                     self.module, demonstrations.obs, demonstrations.action, self.settings.bc_q_filter
                 ).mean()
@@ -299,7 +309,10 @@ class SACUpdater:
     def _policy_losses(self, obs, alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The actor loss, the temperature loss and log pi (compiled when asked)."""
         s = self.settings
-        loss, log_pi = losses.actor_loss(self.module, obs, alpha, s.actor_q_reduction)
+        if self.module.discrete_only:  # log_pi: E_pi[log pi] per row, exact
+            loss, log_pi = losses.discrete_sac_actor_loss(self.module, obs, alpha, s.actor_q_reduction)
+        else:
+            loss, log_pi = losses.actor_loss(self.module, obs, alpha, s.actor_q_reduction)
         return loss, losses.temperature_loss(self.module.log_alpha, log_pi, s.target_entropy), log_pi
 
     def alpha(self) -> torch.Tensor:

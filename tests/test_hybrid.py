@@ -17,72 +17,105 @@ from tests.conftest import make_module
 
 BOX = gym.spaces.Box(np.array([-1.0, 0.0, -3.0], np.float32), np.array([1.0, 2.0, 3.0], np.float32))
 GRIPPER = gym.spaces.Discrete(3)
-SUPPORTED = {
-    "box": (gym.spaces.Box(-2.0, 2.0, (2,), np.float32), False, 0),
-    "tuple": (gym.spaces.Tuple([BOX, GRIPPER]), False, 3),
-    "tuple_reversed": (gym.spaces.Tuple([gym.spaces.Discrete(4, start=-1), BOX]), False, 4),
-    "dict": (gym.spaces.Dict({"arm": BOX, "gripper": GRIPPER}), False, 3),
+SUPPORTED = {  # space, discrete_action_in_last_dim, the discrete parts' sizes
+    "box": (gym.spaces.Box(-2.0, 2.0, (2,), np.float32), False, ()),
+    "tuple": (gym.spaces.Tuple([BOX, GRIPPER]), False, (3,)),
+    "tuple_reversed": (gym.spaces.Tuple([gym.spaces.Discrete(4, start=-1), BOX]), False, (4,)),
+    "dict": (gym.spaces.Dict({"arm": BOX, "gripper": GRIPPER}), False, (3,)),
     "flat_last_dim": (
         gym.spaces.Box(np.array([-1, -1, -1, 0], np.float32), np.array([1, 1, 1, 2], np.float32)),
         True,
-        3,
+        (3,),
     ),
+    "discrete": (gym.spaces.Discrete(3, start=-1), False, (3,)),
+    "multi_discrete": (gym.spaces.MultiDiscrete([3, 2], start=[1, -1]), False, (3, 2)),
+    "multi_binary": (gym.spaces.MultiBinary(2), False, (2, 2)),
+    "two_grippers": (gym.spaces.Tuple([BOX, GRIPPER, gym.spaces.Discrete(2, start=5)]), False, (3, 2)),
+    "dict_mixed": (
+        gym.spaces.Dict({"left": GRIPPER, "arm": BOX, "mode": gym.spaces.MultiDiscrete([2, 4], start=[0, 1])}),
+        False,
+        (3, 2, 4),
+    ),
+    "tuple_of_discretes": (gym.spaces.Tuple([GRIPPER, gym.spaces.Discrete(2)]), False, (3, 2)),
 }
 
 
 @pytest.mark.parametrize("name", list(SUPPORTED))
 def test_env_actions_round_trip_exactly(name):
-    space, last_dim, num_discrete = SUPPORTED[name]
+    space, last_dim, sizes = SUPPORTED[name]
     space.seed(0)
     layout = ActionLayout.from_space(space, discrete_action_in_last_dim=last_dim)
-    assert layout.num_discrete == num_discrete
+    assert layout.discrete_sizes == sizes
     samples = [space.sample() for _ in range(16)]
     if last_dim:  # the env's own sampler gives non-integer indices: make them the integers an env receives
         samples = [np.concatenate([s[:-1], np.rint(s[-1:])]).astype(np.float32) for s in samples]
     batch = _stack(samples, space)
     continuous, discrete = layout.split(batch)
     assert continuous.shape == (16, layout.continuous_dim) and continuous.dtype == np.float32
-    if num_discrete:
-        assert discrete.dtype == np.int64 and discrete.min() >= 0 and discrete.max() < num_discrete
+    if sizes:
+        assert discrete.shape == (16, len(sizes)) and discrete.dtype == np.int64
+        assert np.all(discrete >= 0) and np.all(discrete < np.asarray(sizes))
     again = layout.join(continuous, discrete)
     _assert_same(again, batch)
 
 
 @pytest.mark.parametrize("name", list(SUPPORTED))
 def test_module_actions_are_valid_env_actions(name):
-    space, last_dim, num_discrete = SUPPORTED[name]
+    space, last_dim, sizes = SUPPORTED[name]
     layout = ActionLayout.from_space(space, discrete_action_in_last_dim=last_dim)
     cont = torch.rand(32, layout.continuous_dim) * 2 - 1
-    disc = torch.randint(0, max(num_discrete, 1), (32,)) if num_discrete else None
+    disc = torch.stack([torch.randint(0, k, (32,)) for k in sizes], -1) if sizes else None
     env = layout.to_env(cont, disc)
     numpy_env = _to_numpy(env)
     for i in range(32):
         assert space.contains(_item(numpy_env, i)), _item(numpy_env, i)
     continuous, discrete = layout.split(numpy_env)
     torch.testing.assert_close(layout.normalize(torch.as_tensor(continuous)), cont, atol=1e-5, rtol=0)
-    if num_discrete:
+    if sizes:
         assert np.array_equal(discrete, disc.numpy())
 
 
+def test_start_values_are_honoured_in_every_part():
+    """Index 0 of each part is its space's lowest value: Discrete.start and MultiDiscrete.start."""
+    space = gym.spaces.Tuple([BOX, gym.spaces.Discrete(3, start=-1), gym.spaces.MultiDiscrete([2, 3], start=[10, -5])])
+    layout = ActionLayout.from_space(space)
+    assert layout.discrete_offsets == (-1, 10, -5)
+    env = _to_numpy(layout.to_env(torch.zeros(1, 3), torch.tensor([[0, 1, 2]])))
+    assert env[1][0] == -1 and env[2][0].tolist() == [11, -3]
+    assert layout.split(env)[1].tolist() == [[0, 1, 2]]
+
+
+def test_joint_index_round_trips_over_every_choice():
+    layout = ActionLayout.from_space(gym.spaces.MultiDiscrete([3, 2, 4]))
+    assert layout.discrete_only and layout.num_joint_choices == 24
+    every = torch.arange(24)
+    parts = layout.from_joint(every)
+    assert parts.shape == (24, 3) and len({tuple(p) for p in parts.tolist()}) == 24
+    torch.testing.assert_close(layout.joint_index(parts), every)
+
+
 @pytest.mark.parametrize(
-    "space,last_dim",
+    "space,last_dim,why",
     [
-        (gym.spaces.Discrete(3), False),
-        (gym.spaces.MultiDiscrete([3, 2]), False),
-        (gym.spaces.Tuple([BOX, BOX]), False),
-        (gym.spaces.Tuple([BOX, GRIPPER, GRIPPER]), False),
-        (gym.spaces.Dict({"a": GRIPPER, "b": GRIPPER}), False),
-        (gym.spaces.Tuple([gym.spaces.Box(-np.inf, np.inf, (2,)), GRIPPER]), False),
-        (gym.spaces.Box(np.array([-1, 0.5], np.float32), np.array([1, 2.5], np.float32)), True),  # non-integer
-        (gym.spaces.Box(-1, 1, (1,), np.float32), True),  # nothing continuous left
+        (gym.spaces.Tuple([BOX, BOX]), False, "both Boxes"),
+        (gym.spaces.Tuple([gym.spaces.Box(-np.inf, np.inf, (2,)), GRIPPER]), False, "finite"),
+        (gym.spaces.Box(np.array([-1, 0.5], np.float32), np.array([1, 2.5], np.float32)), True, "integers"),
+        (gym.spaces.Box(-1, 1, (1,), np.float32), True, "at least 2"),  # nothing continuous left
+        (gym.spaces.Tuple([BOX, gym.spaces.Tuple([GRIPPER, GRIPPER])]), False, "nested Tuple"),
+        (gym.spaces.Dict({"arm": BOX, "hands": gym.spaces.Dict({"l": GRIPPER})}), False, "nested Tuple / Dict"),
+        (gym.spaces.MultiDiscrete([[2, 3], [2, 2]]), False, "must be 1-D"),
+        (gym.spaces.Tuple([BOX, gym.spaces.Discrete(1)]), False, "at least 2 choices"),
+        (gym.spaces.MultiDiscrete([10] * 4), False, "10000 > 4096"),
+        (gym.spaces.Tuple([]), False, "empty"),
+        (gym.spaces.Tuple([BOX, gym.spaces.Text(5)]), False, "is a Text"),
+        (gym.spaces.Discrete(3), True, "discrete_action_in_last_dim=True"),
     ],
 )
-def test_unsupported_action_spaces_raise(space, last_dim):
+def test_unsupported_action_spaces_raise(space, last_dim, why):
     with pytest.raises(ValueError) as err:
         ActionLayout.from_space(space, discrete_action_in_last_dim=last_dim)
-    assert (
-        "action_space" in str(err.value) and "supported:" in str(err.value) and "Tuple(Box, Discrete)" in str(err.value)
-    )
+    assert why in str(err.value)
+    assert "action_space" in str(err.value) and "allowed" in str(err.value) or "supported:" in str(err.value)
 
 
 def test_fixed_discrete_action_is_checked_against_the_space():
@@ -96,6 +129,9 @@ def test_fixed_discrete_action_is_checked_against_the_space():
 def test_target_entropy_counts_the_discrete_part():
     config = HybridSACConfig()
     assert config.resolved_target_entropy(gym.spaces.Tuple([BOX, GRIPPER])) == -2.0  # -(3 + 1) / 2
+    assert config.resolved_target_entropy(gym.spaces.Tuple([BOX, GRIPPER, GRIPPER])) == -2.5  # -(3 + 2) / 2
+    assert config.resolved_target_entropy(gym.spaces.Discrete(3)) == pytest.approx(0.5 * math.log(3))
+    assert config.resolved_target_entropy(gym.spaces.MultiDiscrete([3, 2])) == pytest.approx(0.5 * math.log(6))
     assert config.resolved_target_entropy(BOX) == -3.0  # no discrete part: SAC's -dim(a)
     flat = SUPPORTED["flat_last_dim"][0]
     assert config.training(discrete_action_in_last_dim=True).resolved_target_entropy(flat) == -2.0
@@ -292,7 +328,7 @@ def test_double_dqn_selects_with_the_online_critic():
     batch = hybrid_batch(penalty=False)._replace(done=torch.zeros(6), reward=torch.zeros(6))
     _, info = losses.discrete_critic_loss(module, batch, module.encode_batch(batch), discount=1.0)
     # target critic's values are [1, 2, 5]: its own max (5, action 2) is not used, its value at 0 (1.0) is
-    torch.testing.assert_close(info["td_target"], torch.ones(6))
+    torch.testing.assert_close(info["td_target"], torch.ones(6, 1))  # (B, P): one part
 
 
 def test_discrete_critic_is_in_the_inference_module_and_targets_are_not():

@@ -14,12 +14,12 @@ class Batch(NamedTuple):
     """A batch of B transitions; observations are a tensor or a dict keyed like the encoder."""
 
     obs: Observation  # (B, obs_dim) or {key: (B, dim)}
-    action: torch.Tensor  # (B, A) flat continuous action in [-1, 1]
+    action: torch.Tensor  # (B, A) flat continuous action in [-1, 1]; A = 0 for discrete-only actions
     reward: torch.Tensor  # (B,)
     next_obs: Observation
     done: torch.Tensor  # (B,) 1.0 only on termination; time-limit truncation bootstraps
-    discrete_action: torch.Tensor | None = None  # (B,) int64 index, when the action has a discrete part
-    discrete_penalty: torch.Tensor | None = None  # (B,) added to the discrete critic's reward
+    discrete_action: torch.Tensor | None = None  # (B, P) int64 indices, when the action has P discrete parts
+    discrete_penalty: torch.Tensor | None = None  # (B, P) added to each part's discrete-critic reward
     # (B,) gamma^k of each row's bootstrap, k <= n the steps its n-step return spans; None: gamma (1-step).
     discount: torch.Tensor | None = None
 

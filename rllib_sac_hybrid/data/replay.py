@@ -34,7 +34,8 @@ class TensorReplayBuffer:
     of the sampled window early; ``len()`` always says how many rows are sampled from.
 
     Continuous actions are stored in env units (exact round trip) and rescaled to [-1, 1] when
-    a batch is gathered; discrete actions are stored as int64 indices.
+    a batch is gathered; discrete actions are stored as int64 indices, one column per part (n, P),
+    and so is the discrete penalty (each part's own).
 
     n-step returns (``n_step`` > 1) are made when a batch is gathered, from what is stored: each
     row's chain of next-frame pointers to the rows that continue its episode. The return stops
@@ -91,8 +92,9 @@ class TensorReplayBuffer:
         self.done = torch.zeros(self.capacity, dtype=torch.float32, device=self.device)
         self.fields = ["action", "reward", "done"]
         if layout.has_discrete:
-            self.discrete_action = torch.zeros(self.capacity, dtype=torch.int64, device=self.device)
-            self.discrete_penalty = torch.zeros(self.capacity, dtype=torch.float32, device=self.device)
+            parts = layout.num_parts
+            self.discrete_action = torch.zeros((self.capacity, parts), dtype=torch.int64, device=self.device)
+            self.discrete_penalty = torch.zeros((self.capacity, parts), dtype=torch.float32, device=self.device)
             self.fields += ["discrete_action", "discrete_penalty"]
         # Host-side bookkeeping of the pointers (cheap: integers per row / slot).
         self._row_serial = np.full(self.capacity, -1, dtype=np.int64)  # lifetime index of the row's transition
@@ -240,7 +242,7 @@ class TensorReplayBuffer:
         last observation) and where a chunk's continuation has not arrived yet.
 
         Returns:
-            reward (B,), discrete penalty (B,) or None, done (B,), next frame index (B,), discount (B,).
+            reward (B,), discrete penalty (B, P) or None, done (B,), next frame index (B,), discount (B,).
         """
         gamma = self.discount
         row = idx
@@ -256,7 +258,7 @@ class TensorReplayBuffer:
             scale = torch.where(going, discount, torch.zeros_like(discount))  # gamma^k for the new step
             reward = reward + scale * self.reward.index_select(0, row)
             if penalty is not None:
-                penalty = penalty + scale * self.discrete_penalty.index_select(0, row)
+                penalty = penalty + scale.unsqueeze(-1) * self.discrete_penalty.index_select(0, row)
             done = torch.where(going, self.done.index_select(0, row), done)
             next_frame = torch.where(going, self.next_frame.index_select(0, row), next_frame)
             discount = torch.where(going, discount * gamma, discount)
@@ -309,7 +311,10 @@ class TensorReplayBuffer:
         _write(self.frames, rows.to(self.device), state["frames"], self.device)
         self.next_frame[:written] = torch.as_tensor(state["next_frame"], device=self.device)
         for name in self.fields:
-            getattr(self, name)[:written] = torch.as_tensor(state["fields"][name], device=self.device)
+            stored = getattr(self, name)[
+                :written
+            ]  # a field saved (n,) before discrete parts became (n, P) reads as (n, 1)
+            stored.copy_(torch.as_tensor(state["fields"][name], device=self.device).reshape(stored.shape))
         self._row_serial = np.array(state["row_serial"], dtype=np.int64)
         self._row_next = np.array(state["row_next"], dtype=np.int64)
         self._slot_owner = np.array(state["slot_owner"], dtype=np.int64)
@@ -355,7 +360,7 @@ def _check_fits_in_memory(capacity: int, num_frames: int, shapes: Mapping, layou
     if torch.device(device).type != "cpu" or available is None:
         return
     frame_bytes = sum(int(np.prod(shape)) * (1 if dtype == torch.uint8 else 4) for shape, dtype in shapes.values())
-    row_bytes = 4 * (layout.continuous_dim + 2) + 8 + (16 if layout.has_discrete else 0)
+    row_bytes = 4 * (layout.continuous_dim + 2) + 8 + 12 * layout.num_parts
     needed = num_frames * frame_bytes + capacity * row_bytes
     if needed > available:
         per_transition = needed / capacity

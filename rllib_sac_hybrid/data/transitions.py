@@ -22,17 +22,19 @@ def episodes_to_transitions(
 
     Each chunk of length T holds T+1 observations; step t gives (o_t, a_t, r_t, o_{t+1}).
     ``done`` is 1 only on the last step of a *terminated* episode: a truncated episode (time
-    limit) keeps bootstrapping from its true last observation, never from a reset. With a
-    discrete action part, ``info[penalty_key]`` of step t (0 when absent) is kept as its
-    ``discrete_penalty``; with ``grasp_penalty`` set, every step whose info reports a non-zero
-    penalty (a gripper flip) gets ``grasp_penalty`` instead, whatever the env's magnitude.
+    limit) keeps bootstrapping from its true last observation, never from a reset. With
+    discrete action parts, ``info[penalty_key]`` of step t (0 when absent) is kept as its
+    ``discrete_penalty``: a number applies to every part, a sequence gives each part its own (two
+    grippers, each penalised for its own flips). With ``grasp_penalty`` set, every part whose info
+    reports a non-zero penalty (a gripper flip) gets ``grasp_penalty`` instead, whatever the env's
+    magnitude.
     Where ``info["is_intervention"]`` of step t is true, a human drove the robot: the stored
     action is ``info["teleop_action"]`` (env format), not the policy's.
 
     Returns:
         dict with ``obs``, ``next_obs`` (array or ``{key: array}``), ``action`` (n, A) float32 in
         env units, ``reward`` (n,) and ``done`` (n,) float32; with a discrete part also
-        ``discrete_action`` (n,) int64 and ``discrete_penalty`` (n,) float32. Three more arrays
+        ``discrete_action`` (n, P) int64 and ``discrete_penalty`` (n, P) float32. Three more arrays
         tell the replay which next observations it need not store twice (see
         ``TensorReplayBuffer.add``): ``next_is_next_row`` (n,) bool, ``episode_id`` (n,) object
         and ``episode_end`` (n,) bool (the last step of a terminated or truncated episode); and
@@ -81,13 +83,25 @@ def episodes_to_transitions(
         parts["episode_end"].append(end)
         if layout.has_discrete:
             parts["discrete_action"].append(discrete)
-            penalty = np.asarray([float(info.get(penalty_key, 0.0)) if info else 0.0 for info in infos], np.float32)
+            penalty = np.stack([_penalty(info, penalty_key, layout.num_parts) for info in infos])
             if grasp_penalty is not None:
                 penalty = np.where(penalty != 0.0, np.float32(grasp_penalty), np.float32(0.0))
             parts["discrete_penalty"].append(penalty)
     if not parts["obs"]:
         return {}
     return {name: concat_leaves(values) for name, values in parts.items()}
+
+
+def _penalty(info: Mapping | None, key: str, parts: int) -> np.ndarray:
+    """One step's discrete penalty per part (P,): ``info[key]`` broadcast from a number, or one
+    value per part; zeros when absent."""
+    value = np.asarray(info.get(key, 0.0) if info else 0.0, dtype=np.float32).reshape(-1)
+    if value.size not in (1, parts):
+        raise ValueError(
+            f"info[{key!r}] holds {value.size} values for {parts} discrete parts; allowed: a number (every part) "
+            f"or {parts} values, one per part."
+        )
+    return np.broadcast_to(value, (parts,)).copy()
 
 
 CHUNK_KEYS = ("next_is_next_row", "episode_id", "episode_end")

@@ -7,6 +7,9 @@
 - ``rllib_sac_hybrid/GraspCarry-v0``: a second hybrid task of another shape - a larger workspace,
   100-step episodes, Box(-2, 2) motion, rare event rewards (+1 first grasp, +10 release at the
   goal) on small potential shaping (see ``envs/grasp_carry.py``).
+- ``rllib_sac_hybrid/BimanualPickPlace-v0``: two arms, two grippers: each gripper picks its own
+  object and both release them at one goal; Tuple(Box(4), Discrete(3), Discrete(3)) actions
+  (``action_layout="dict"`` or ``"multi_discrete"`` for the other shapes; ``envs/bimanual.py``).
 - ``rllib_sac_hybrid/SimRobotPickPlace-v0``: pick-and-place behind a simulated robot link (10 Hz
   control rate, latency jitter, disconnects, safe stops, interventions; see ``envs/sim_robot.py``).
 - ``rllib_sac_hybrid/GymHilPickCube-v0``: LeRobot's gym-hil Franka pick-cube with state
@@ -31,6 +34,7 @@ PICK_PLACE_SPARSE_ID = "rllib_sac_hybrid/PickPlaceSparse-v0"
 PICK_PLACE_PIXELS_ID = "rllib_sac_hybrid/PickPlacePixels-v0"
 SIM_ROBOT_ID = "rllib_sac_hybrid/SimRobotPickPlace-v0"
 GRASP_CARRY_ID = "rllib_sac_hybrid/GraspCarry-v0"
+BIMANUAL_ID = "rllib_sac_hybrid/BimanualPickPlace-v0"
 
 
 def register_envs() -> None:
@@ -47,6 +51,12 @@ def register_envs() -> None:
     if GRASP_CARRY_ID not in gym.registry:
         gym.register(
             id=GRASP_CARRY_ID, entry_point="rllib_sac_hybrid.envs.grasp_carry:GraspCarryEnv", disable_env_checker=True
+        )
+    if BIMANUAL_ID not in gym.registry:
+        gym.register(
+            id=BIMANUAL_ID,
+            entry_point="rllib_sac_hybrid.envs.bimanual:BimanualPickPlaceEnv",
+            disable_env_checker=True,
         )
     if SIM_ROBOT_ID not in gym.registry:
         gym.register(
@@ -65,6 +75,7 @@ def register_envs() -> None:
 register_envs()
 
 __all__ = [
+    "BIMANUAL_ID",
     "GRASP_CARRY_ID",
     "GYM_HIL_PICK_CUBE_ID",
     "GYM_HIL_PICK_CUBE_PIXELS_ID",

@@ -12,9 +12,10 @@ normalisation inside:
 - observation: a tensor for a Box space; for a Dict space a dict of tensors keyed like the
   space, a nested Dict's keys joined as "a/b" (TorchScript takes one level of dict); camera
   images as uint8 (H, W, C), as the env gives them;
-- action: a tensor for a Box (gym-hil's flat Box with the gripper index last included), a tuple of
-  tensors for a Tuple space, a dict of tensors for a Dict space; the discrete part as an int64
-  scalar in the env's own numbering (``Discrete.start`` included).
+- action: a tensor for a Box (gym-hil's flat Box with the gripper index last included), a
+  Discrete, MultiDiscrete or MultiBinary; a tuple of tensors for a Tuple space, a dict of tensors
+  for a Dict space; each discrete part in the env's own numbering (``Discrete.start`` and
+  ``MultiDiscrete.start`` included): an int64 scalar for a Discrete, a vector for a MultiDiscrete.
 
 Loading needs only torch::
 
@@ -112,12 +113,17 @@ def policy_metadata(module) -> dict[str, Any]:
 
 
 def describe_space(space: gym.Space) -> Any:
-    """A JSON description of a space: type, shape, dtype, bounds (Box), n and start (Discrete)."""
+    """A JSON description of a space: type, shape, dtype, bounds (Box), n and start (Discrete,
+    MultiDiscrete's nvec), the shape of a MultiBinary."""
     if isinstance(space, gym.spaces.Box):
         return {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype),
                 "low": np.asarray(space.low).tolist(), "high": np.asarray(space.high).tolist()}  # fmt: skip
     if isinstance(space, gym.spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": space.nvec.tolist(), "start": space.start.tolist()}
+    if isinstance(space, gym.spaces.MultiBinary):
+        return {"type": "MultiBinary", "n": list(space.shape)}
     if isinstance(space, gym.spaces.Tuple):
         return {"type": "Tuple", "spaces": [describe_space(s) for s in space.spaces]}
     if isinstance(space, gym.spaces.Dict):

@@ -94,14 +94,15 @@ def feature_keys(observation_space: gym.Space, key_map: dict[str, str] | None = 
 
 
 def _action_parts(space: gym.Space) -> list[tuple[str | int | None, gym.Space]]:
-    if isinstance(space, (gym.spaces.Box, gym.spaces.Discrete)):
+    if isinstance(space, (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)):
         return [(None, space)]
     if isinstance(space, gym.spaces.Tuple):
         return list(enumerate(space.spaces))
     if isinstance(space, gym.spaces.Dict):
         return list(space.spaces.items())
     raise ValueError(
-        f"action_space {space} has no LeRobot action vector; allowed: a Box, a Discrete, or a Tuple or Dict of them."
+        f"action_space {space} has no LeRobot action vector; allowed: a Box, Discrete, MultiDiscrete or MultiBinary, "
+        "or a Tuple or Dict of them."
     )
 
 
@@ -121,16 +122,17 @@ def env_action(vector: np.ndarray, space: gym.Space):
         size = 1 if isinstance(sub, gym.spaces.Discrete) else int(np.prod(sub.shape))
         part = vector[at : at + size]
         at += size
-        values.append(
-            np.int64(round(float(part[0])))
-            if isinstance(sub, gym.spaces.Discrete)
-            else part.astype(sub.dtype).reshape(sub.shape)
-        )
+        if isinstance(sub, gym.spaces.Discrete):
+            values.append(np.int64(round(float(part[0]))))
+        elif isinstance(sub, (gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)):
+            values.append(np.rint(part).astype(sub.dtype).reshape(sub.shape))
+        else:
+            values.append(part.astype(sub.dtype).reshape(sub.shape))
     if at != len(vector):
         raise ValueError(
             f"a LeRobot action of size {len(vector)} does not fit the env's action space {space} (size {at})."
         )
-    if isinstance(space, (gym.spaces.Box, gym.spaces.Discrete)):
+    if not isinstance(space, (gym.spaces.Tuple, gym.spaces.Dict)):
         return values[0]
     if isinstance(space, gym.spaces.Tuple):
         return tuple(values)

@@ -55,14 +55,14 @@ from rllib_sac_hybrid.spaces import ActionLayout, image_shapes
 
 class BehaviourCloningNet(nn.Module):
     """Per camera the policy's image encoder; the latents concatenated -> MLP -> continuous
-    action (tanh, in [-1, 1]) and discrete logits."""
+    action (tanh, in [-1, 1]) and each discrete part's logits, side by side."""
 
     def __init__(
         self,
         cameras: dict[str | None, tuple[int, int, int]],
         backbone_factory: BackboneFactory,
         continuous_dim: int,
-        num_discrete: int,
+        discrete_sizes: Sequence[int],
         latent_dim: int = 64,
         spatial_features: int = 8,
     ) -> None:
@@ -71,10 +71,10 @@ class BehaviourCloningNet(nn.Module):
         self.encoders = nn.ModuleList(
             ImageEncoder(shape, latent_dim, backbone_factory(shape), spatial_features) for shape in cameras.values()
         )
-        self.continuous_dim, self.num_discrete = continuous_dim, num_discrete
+        self.continuous_dim, self.discrete_sizes = continuous_dim, tuple(discrete_sizes)
         self.head = nn.Sequential(
             mlp(latent_dim * len(self.keys), (256, 256), "silu", layer_norm=False, dropout=0.0),
-            nn.Linear(256, continuous_dim + num_discrete),
+            nn.Linear(256, continuous_dim + sum(self.discrete_sizes)),
         )
 
     def forward(self, images: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,7 +166,12 @@ def pretrain_image_backbone(
     continuous = 2.0 * (torch.as_tensor(data["action"]) - low) / (high - low) - 1.0  # [-1, 1], as the actor's
     discrete = torch.as_tensor(data["discrete_action"]) if layout.has_discrete else None
 
-    net = BehaviourCloningNet(cameras, resolve_backbone(image_backbone), layout.continuous_dim, layout.num_discrete)
+    net = BehaviourCloningNet(cameras, resolve_backbone(image_backbone), layout.continuous_dim, layout.discrete_sizes)
+    sizes = list(layout.discrete_sizes)
+
+    def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:  # summed over the parts
+        return sum(F.cross_entropy(part, target[:, p]) for p, part in enumerate(logits.split(sizes, dim=-1)))
+
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
 
     def losses(rows: torch.Tensor, augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,8 +179,8 @@ def pretrain_image_backbone(
         if augment:
             views = [random_shift(v, pad, generator) if pad else v for v, pad in zip(views, pads)]
         predicted, logits = net(views)
-        mse = F.mse_loss(predicted, continuous[rows])
-        ce = F.cross_entropy(logits, discrete[rows]) if discrete is not None else torch.zeros(())
+        mse = F.mse_loss(predicted, continuous[rows]) if layout.has_continuous else torch.zeros(())
+        ce = cross_entropy(logits, discrete[rows]) if discrete is not None else torch.zeros(())
         return mse, ce
 
     def validation() -> tuple[float, float]:
@@ -190,10 +195,12 @@ def pretrain_image_backbone(
 
     # What predicting the training mean (and the training class frequencies) scores on validation.
     mean = continuous[train_rows].mean(0)
-    baseline = float(((continuous[val_rows] - mean) ** 2).mean())
-    if discrete is not None:
-        freq = torch.bincount(discrete[train_rows], minlength=layout.num_discrete).float() + 1.0
-        baseline += float(F.cross_entropy(torch.log(freq / freq.sum()).expand(len(val_rows), -1), discrete[val_rows]))
+    baseline = float(((continuous[val_rows] - mean) ** 2).mean()) if layout.has_continuous else 0.0
+    for p, size in enumerate(sizes):
+        freq = torch.bincount(discrete[train_rows, p], minlength=size).float() + 1.0
+        baseline += float(
+            F.cross_entropy(torch.log(freq / freq.sum()).expand(len(val_rows), -1), discrete[val_rows, p])
+        )
 
     best = {"loss": math.inf, "epoch": 0, "mse": math.nan, "ce": math.nan, "state": net.backbone_state()}
     start, epoch = time.monotonic(), 0

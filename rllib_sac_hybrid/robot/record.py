@@ -70,6 +70,10 @@ def neutral_action(space: gym.Space):
         return action
     if isinstance(space, gym.spaces.Discrete):
         return int(space.start + space.n // 2)
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return (space.start + space.nvec // 2).astype(space.dtype)
+    if isinstance(space, gym.spaces.MultiBinary):
+        return np.zeros(space.shape, dtype=space.dtype)
     if isinstance(space, gym.spaces.Tuple):
         return tuple(neutral_action(sub) for sub in space.spaces)
     if isinstance(space, gym.spaces.Dict):
