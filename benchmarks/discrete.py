@@ -3,10 +3,12 @@
     python benchmarks/discrete.py --task cartpole --seeds 0 1 2
     python benchmarks/discrete.py --task mountaincar --seeds 0 1 2 --max-env-steps 50000
     python benchmarks/discrete.py --task cartpole --algos rllib-sac --max-seconds 1200
+    python benchmarks/discrete.py --task cartpole --set discount=0.99
 
 Each run trains one algorithm with its defaults and only the env set: ``HybridSACConfig()`` as
-it ships, and RLlib's ``SACConfig`` as its tuned MountainCar-v0 example sets it (RLlib has no
-tuned discrete example for CartPole; the same settings run there). Every iteration (about
+it ships plus any ``--set key=value`` (Python literals), and RLlib's ``SACConfig`` as its tuned
+MountainCar-v0 example sets it (RLlib has no tuned discrete example for CartPole; the same
+settings run there). Every iteration (about
 ``--report-every`` env steps) it records the mean return of the last 10 finished training
 episodes (the exploring policy), and every ``--eval-every`` env steps the greedy policy's mean
 return on ``--eval-episodes`` fresh episodes. A run stops when both have reached the task's
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: b
 
 from benchmarks.common import RESULTS, first_at, read_runs, record_run, train_until  # noqa: E402
 from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
+from rllib_sac_hybrid.cli import key_values  # noqa: E402
 
 TASKS = {"cartpole": ("CartPole-v1", 475.0), "mountaincar": ("MountainCar-v0", -150.0)}
 ALGOS = ("hybrid-sac", "rllib-sac")
@@ -47,7 +50,8 @@ TRAIN_RETURN = "episode_return_last_10"
 class ReturnWindow(RLlibCallback):
     """The mean return of the last 10 finished training episodes, across iterations (RLlib's
     ``episode_return_mean`` covers one iteration); the same figure for both algorithms. Rewards
-    are added up per episode id step by step: an episode reaches the callbacks in chunks."""
+    are added up per episode id step by step (``on_episode_step`` runs after every env step, the
+    last included): an episode reaches the callbacks in chunks.""" 
 
     def __init__(self) -> None:
         super().__init__()
@@ -57,14 +61,14 @@ class ReturnWindow(RLlibCallback):
         self._returns[episode.id_] = self._returns.get(episode.id_, 0.0) + float(episode.get_rewards(-1))
 
     def on_episode_end(self, *, episode, metrics_logger=None, **kwargs) -> None:
-        total = self._returns.pop(episode.id_, 0.0) + float(episode.get_rewards(-1))
+        total = self._returns.pop(episode.id_, 0.0)
         if metrics_logger is not None:
             metrics_logger.log_value(TRAIN_RETURN, total, reduce="mean", window=WINDOW)
 
 
 def make_algo(algo: str, env: str, seed: int, args: argparse.Namespace):
     if algo == "hybrid-sac":
-        config = HybridSACConfig().training(learner_torch_threads=1).callbacks(ReturnWindow)
+        config = HybridSACConfig().training(learner_torch_threads=1, **args.overrides).callbacks(ReturnWindow)
     else:
         from ray.rllib.algorithms.sac import SACConfig
         from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
@@ -169,8 +173,11 @@ def run(algo_name: str, task: str, seed: int, args: argparse.Namespace) -> dict:
         summary["env_steps"] = rows[-1]["env_steps"] if rows else 0
         summary["seconds"] = rows[-1]["seconds"] if rows else 0.0
         command = " ".join(["python benchmarks/discrete.py", *sys.argv[1:]])
-        record_run("discrete", task=task, label=algo_name, seed=seed, curve=rows, finished=finished,
-                   settings={"defaults": True, "max_env_steps": args.max_env_steps, "max_seconds": args.max_seconds},
+        overrides = args.overrides if algo_name == "hybrid-sac" else {}
+        label = algo_name + "".join(f" {k}={v}" for k, v in overrides.items())
+        record_run("discrete", task=task, label=label, seed=seed, curve=rows, finished=finished,
+                   settings={"overrides": overrides, "max_env_steps": args.max_env_steps,
+                             "max_seconds": args.max_seconds},
                    summary=summary, command=command)  # fmt: skip
     return summary
 
@@ -190,19 +197,25 @@ def plot(task: str) -> Path | None:
     env_id, target = TASKS[task]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     colors = {"hybrid-sac": "tab:blue", "rllib-sac": "tab:orange"}
+    labels = sorted({r["label"] for r in runs})
+
+    def style(run_: dict) -> str:  # one line style per label (a setting's override), one colour per algorithm
+        return ("-", "--", ":", "-.")[labels.index(run_["label"]) % 4]
+
     for run_ in runs:
         steps = [row["env_steps"] for row in run_["curve"]]
         axes[0].plot(steps, [row.get("train_return_last_10", math.nan) for row in run_["curve"]],
-                     color=colors.get(run_["label"]), alpha=0.8, lw=1)  # fmt: skip
+                     color=colors.get(run_["label"].split()[0]), alpha=0.8, lw=1, ls=style(run_))  # fmt: skip
         evals = [row for row in run_["curve"] if "greedy_return" in row]
         axes[1].plot([row["env_steps"] for row in evals], [row["greedy_return"] for row in evals], marker=".",
-                     color=colors.get(run_["label"]), alpha=0.8, lw=1)  # fmt: skip
+                     color=colors.get(run_["label"].split()[0]), alpha=0.8, lw=1, ls=style(run_))  # fmt: skip
     for ax, title in zip(axes, ("training: last 10 episodes", "greedy: fresh episodes")):
         ax.axhline(target, color="grey", ls="--", lw=0.8)
         ax.set_title(title)
         ax.set_xlabel("env steps")
     axes[0].set_ylabel("return")
-    handles = [plt.Line2D([], [], color=c, label=name) for name, c in colors.items()]
+    handles = [plt.Line2D([], [], color=colors.get(label.split()[0]), ls=style({"label": label}), label=label)
+               for label in labels]  # fmt: skip
     axes[1].legend(handles=handles, loc="lower right")
     fig.suptitle(f"Discrete-only SAC on {env_id} (each line one seed)")
     fig.tight_layout()
@@ -222,8 +235,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-every", type=int, default=2_000)
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--report-every", type=int, default=500, help="env steps per train() iteration")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="HybridSAC settings")
     parser.add_argument("--plot-only", action="store_true", help="redraw the figure from the recorded runs")
     args = parser.parse_args(argv)
+    args.overrides = key_values("--set", args.set, "discount=0.99")
     if not args.plot_only:
         torch.set_num_threads(1)
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -287,8 +287,8 @@ def test_target_entropy_auto_rule():
 @pytest.mark.parametrize(
     "space,field",
     [
-        (gym.spaces.Discrete(3), "action_space"),
-        (gym.spaces.MultiDiscrete([2, 3]), "action_space"),
+        (gym.spaces.Tuple([gym.spaces.Discrete(3), gym.spaces.Tuple([gym.spaces.Discrete(2)])]), "action_space"),
+        (gym.spaces.MultiDiscrete([[2, 3], [2, 2]]), "action_space"),
         (gym.spaces.Box(-np.inf, np.inf, (2,)), "action_space"),
         (gym.spaces.Box(0, 5, (2,), dtype=np.int64), "action_space"),
     ],

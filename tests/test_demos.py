@@ -56,7 +56,7 @@ def test_intervention_steps_store_the_teleop_action():
     out = episodes_to_transitions([_episode_with_interventions()], OBS, layout)
     np.testing.assert_array_equal(out["is_intervention"], [False, True, True, False])
     np.testing.assert_allclose(out["action"][[1, 2]], [[0.5, -0.5], [0.5, -0.5]])  # the human's, not the policy's
-    np.testing.assert_array_equal(out["discrete_action"], [0, 2, 2, 0])
+    np.testing.assert_array_equal(out["discrete_action"], [[0], [2], [2], [0]])  # (n, P): one part
     np.testing.assert_allclose(out["action"][[0, 3]], [[0.0, 0.0], [0.3, 0.0]])  # the policy's where no human
 
 
@@ -328,7 +328,7 @@ def test_teleop_recording_keeps_what_the_human_did(ray_session, tmp_path):
         episodes, env.observation_space, ActionLayout.from_space(env.action_space), "discrete_penalty"
     )
     assert transitions["is_intervention"].all()
-    assert set(transitions["discrete_action"].tolist()) >= {0, 2}  # the human closed and opened the gripper
+    assert set(transitions["discrete_action"][:, 0].tolist()) >= {0, 2}  # the human closed and opened the gripper
 
 
 def test_writing_twice_into_a_directory_appends_and_half_written_files_are_skipped(ray_session, tmp_path, demo_dir):

@@ -33,6 +33,8 @@ TASKS = [
     (envs.PICK_PLACE_PIXELS_ID, {}),
     (envs.GRASP_CARRY_ID, {}),
     (envs.SIM_ROBOT_ID, {}),
+    (envs.BIMANUAL_ID, {}),  # Tuple(Box, Discrete, Discrete): two grippers
+    ("CartPole-v1", {}),  # Discrete only
     pytest.param(
         envs.GYM_HIL_PICK_CUBE_ID,
         {"discrete_action_in_last_dim": True},

@@ -91,7 +91,7 @@ def test_n_step_targets_match_a_brute_force_count(n, capacity):
             [brute_force(truth, int(o[0]), int(o[1]), n) for o in batch.obs.tolist()], dtype=torch.float32
         )
         torch.testing.assert_close(batch.reward, expected[:, 0])
-        torch.testing.assert_close(batch.discrete_penalty, expected[:, 1])
+        torch.testing.assert_close(batch.discrete_penalty[:, 0], expected[:, 1])  # (B, P): one part
         torch.testing.assert_close(batch.done, expected[:, 2])
         torch.testing.assert_close(batch.next_obs[:, 0], batch.obs[:, 0])  # the same episode ...
         torch.testing.assert_close(batch.next_obs[:, 1], expected[:, 3])  # ... k steps on

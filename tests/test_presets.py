@@ -60,8 +60,8 @@ def test_grasp_penalty_replaces_the_envs_penalty_on_flips():
     layout = ActionLayout.from_space(action_space)
     obs_space = space.Box(-1, 1, (1,))
     own = episodes_to_transitions([episode.to_numpy()], obs_space, layout)
-    np.testing.assert_allclose(own["discrete_penalty"], [0, -0.02, 0, -0.02])
+    np.testing.assert_allclose(own["discrete_penalty"][:, 0], [0, -0.02, 0, -0.02])  # (n, P): one part
     hil = episodes_to_transitions([episode.to_numpy()], obs_space, layout, grasp_penalty=-0.05)
-    np.testing.assert_allclose(hil["discrete_penalty"], [0, -0.05, 0, -0.05])
+    np.testing.assert_allclose(hil["discrete_penalty"][:, 0], [0, -0.05, 0, -0.05])
     with pytest.raises(ValueError, match="grasp_penalty"):
         HybridSACConfig().training(grasp_penalty="big").validate_hybrid_sac_settings()

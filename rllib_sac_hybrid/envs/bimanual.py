@@ -15,8 +15,8 @@ Actions (``action_layout``), gripper indices 0 close, 1 stay, 2 open (as in gym-
 Observation: Box(22) = per arm (left, then right) gripper xy, object xy, object - gripper,
 goal - object, then goal xy, then per arm gripper closed (0/1) and holding (0/1).
 
-Reward: ``dense``: per step -0.05 * sum over arms of (1 + |object - gripper|) while not holding
-plus |goal - object|, and +1 on success; ``sparse``: 1 on success, else 0. Success terminates
+Reward: ``dense``: per step -``shaping_scale`` * sum over arms of (1 + |object - gripper|) while
+not holding plus |goal - object|, and +1 on success; ``sparse``: 1 on success, else 0. Success terminates
 the episode; ``max_episode_steps`` truncates it. ``info["discrete_penalty"]`` holds one value per
 gripper, ``-gripper_flip_penalty`` where that gripper flipped (open <-> closed) this step;
 ``info["is_success"]`` tells whether the episode succeeded.
@@ -47,6 +47,7 @@ class BimanualPickPlaceEnv(gym.Env):
         grasp_radius: gripper-object distance within which closing grasps the object.
         goal_radius: object-goal distance within which a released object counts.
         gripper_flip_penalty: magnitude of each gripper's ``info["discrete_penalty"]`` per flip.
+        shaping_scale: weight of the dense reward's distances.
     """
 
     metadata = {"render_modes": []}
@@ -60,6 +61,7 @@ class BimanualPickPlaceEnv(gym.Env):
         grasp_radius: float = 0.2,
         goal_radius: float = 0.2,
         gripper_flip_penalty: float = 0.05,
+        shaping_scale: float = 0.1,
         config: dict | None = None,
     ) -> None:
         super().__init__()
@@ -72,19 +74,20 @@ class BimanualPickPlaceEnv(gym.Env):
             grasp_radius=grasp_radius,
             goal_radius=goal_radius,
             gripper_flip_penalty=gripper_flip_penalty,
+            shaping_scale=shaping_scale,
         )
         if s["reward_type"] not in REWARD_TYPES:
             raise ValueError(f"reward_type={s['reward_type']!r} is invalid; allowed: {REWARD_TYPES}.")
         check_layout(s["action_layout"], ACTION_LAYOUTS)
         if not isinstance(s["max_episode_steps"], int) or s["max_episode_steps"] < 1:
             raise ValueError(f"max_episode_steps={s['max_episode_steps']!r} is invalid; allowed: an integer >= 1.")
-        for name in ("step_size", "grasp_radius", "goal_radius"):
+        for name in ("step_size", "grasp_radius", "goal_radius", "shaping_scale"):
             if not s[name] > 0:
                 raise ValueError(f"{name}={s[name]!r} is invalid; allowed: a number > 0.")
         self.reward_type, self.action_layout = s["reward_type"], s["action_layout"]
         self.max_episode_steps, self.step_size = s["max_episode_steps"], s["step_size"]
         self.grasp_radius, self.goal_radius = s["grasp_radius"], s["goal_radius"]
-        self.gripper_flip_penalty = s["gripper_flip_penalty"]
+        self.gripper_flip_penalty, self.shaping_scale = s["gripper_flip_penalty"], s["shaping_scale"]
         motion = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
         if self.action_layout == "tuple":
             self.action_space = gym.spaces.Tuple((motion, gym.spaces.Discrete(3), gym.spaces.Discrete(3)))
@@ -166,7 +169,7 @@ class BimanualPickPlaceEnv(gym.Env):
             return 1.0
         reach = np.where(self._holding, 0.0, 1.0 + np.linalg.norm(self._objects - self._grippers, axis=1))
         carry = np.linalg.norm(self._goal - self._objects, axis=1)
-        return float(-0.05 * (reach + carry).sum())
+        return float(-self.shaping_scale * (reach + carry).sum())
 
     def _observation(self) -> np.ndarray:
         arms = [np.concatenate([g, o, o - g, self._goal - o]) for g, o in zip(self._grippers, self._objects)]
