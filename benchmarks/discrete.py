@@ -14,9 +14,10 @@ episodes (the exploring policy), and every ``--eval-every`` env steps the greedy
 return on ``--eval-episodes`` fresh episodes. A run stops when both have reached the task's
 target, or at ``--max-env-steps`` / ``--max-seconds``.
 
-Writes ``benchmarks/results/discrete.jsonl`` (one record per run) and
-``benchmarks/results/discrete_<task>.png``, and prints per run the env steps and seconds at which
-the training and the greedy return first reached the target. Both algorithms run the learner and
+Writes ``benchmarks/results/discrete.jsonl`` (one record per run), renders from every record the
+table ``benchmarks/results/discrete.md`` (included by the docs) and the curves
+``docs/images/discrete_<task>.png``, and prints per run the env steps and seconds at which the
+training and the greedy return first reached the target. Both algorithms run the learner and
 one env in the driver process with one torch thread.
 """
 
@@ -41,6 +42,8 @@ from benchmarks.common import RESULTS, first_at, read_runs, record_run, train_un
 from rllib_sac_hybrid import HybridSACConfig  # noqa: E402
 from rllib_sac_hybrid.cli import key_values  # noqa: E402
 
+TABLE = RESULTS / "discrete.md"
+IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 TASKS = {"cartpole": ("CartPole-v1", 475.0), "mountaincar": ("MountainCar-v0", -150.0)}
 ALGOS = ("hybrid-sac", "rllib-sac")
 WINDOW = 10  # training episodes in the training return's mean
@@ -219,10 +222,40 @@ def plot(task: str) -> Path | None:
     axes[1].legend(handles=handles, loc="lower right")
     fig.suptitle(f"Discrete-only SAC on {env_id} (each line one seed)")
     fig.tight_layout()
-    path = RESULTS / f"discrete_{task}.png"
+    path = IMAGES / f"discrete_{task}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def table(runs: list[dict]) -> str:
+    """Per task, algorithm and seed (its newest finished record): env steps and seconds until the
+    training and the greedy return first reached the target, the figures at the end, the speed."""
+    newest: dict = {}
+    for run_ in runs:
+        if run_.get("finished", True):
+            newest[(run_["task"], run_["label"], run_["seed"])] = run_
+    lines = [
+        "<!-- Rendered from benchmarks/results/discrete.jsonl by benchmarks/discrete.py; do not edit. -->",
+        "",
+        "| task (target) | algorithm | seed | training: env steps (s) to target | greedy: env steps (s) to target "
+        "| at the end: env steps, training / greedy return | env steps/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def reached(hit: dict | None) -> str:
+        return f"{hit['env_steps']:,} ({hit['seconds']:.0f} s)" if hit else "not reached"
+
+    for (task, label, seed), run_ in sorted(newest.items(), key=lambda kv: (list(TASKS).index(kv[0][0]), kv[0][1:])):
+        summary, last = run_["summary"], run_["curve"][-1] if run_["curve"] else {}
+        greedy = next((r["greedy_return"] for r in reversed(run_["curve"]) if "greedy_return" in r), math.nan)
+        rate = summary["env_steps"] / summary["seconds"] if summary["seconds"] else math.nan
+        lines.append(
+            f"| {TASKS[task][0]} ({summary['target']:g}) | {label} | {seed} | {reached(summary['train_return_last_10'])} "
+            f"| {reached(summary['greedy_return'])} | {summary['env_steps']:,}, "
+            f"{last.get('train_return_last_10', math.nan):.0f} / {greedy:.0f} | {rate:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -256,6 +289,8 @@ def main(argv: list[str] | None = None) -> None:
     path = plot(args.task)
     if path:
         print(f"figure: {path}")
+    TABLE.write_text(table(read_runs("discrete")))
+    print(f"table: {TABLE}")
 
 
 if __name__ == "__main__":

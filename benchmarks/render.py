@@ -28,6 +28,7 @@ BEGIN, END = "<!-- results:begin (python -m benchmarks.render) -->", "<!-- resul
 HEADLINE = [
     ("pendulum", "defaults"),
     ("pick-place", "defaults"),
+    ("bimanual", "defaults + 20 demos"),
     ("gym-hil-pick-cube", "defaults + 20 demos"),
     (
         "gym-hil-pick-cube-pixels",
@@ -41,6 +42,7 @@ TASK_NAMES = {
     "pick-place-sparse": "PickPlaceSparse-v0 (hybrid)",
     "pick-place-pixels": "PickPlacePixels-v0 (hybrid, camera)",
     "grasp-carry": "GraspCarry-v0 (hybrid)",
+    "bimanual": "BimanualPickPlace-v0 (two grippers)",
     "gym-hil-pick-cube": "gym-hil PandaPickCube (state, sparse)",
     "gym-hil-pick-cube-pixels": "gym-hil PandaPickCube (two cameras + arm state, sparse)",
 }

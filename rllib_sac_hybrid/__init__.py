@@ -16,7 +16,7 @@ from rllib_sac_hybrid.config import HybridSACConfig
 from rllib_sac_hybrid.learner import HybridSACTorchLearner
 from rllib_sac_hybrid.module import HybridSACTorchRLModule
 
-__version__ = "0.2.1"
+__version__ = "0.3.0"
 ALGORITHM_NAME = "HybridSAC"
 
 

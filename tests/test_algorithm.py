@@ -137,9 +137,13 @@ def test_registered_with_tune_and_trains(ray_session, tmp_path):
     assert all(math.isfinite(v) for v in scalars[losses[0]])
 
 
-class _DiscreteActionEnv(gym.Env):
+class _NestedActionEnv(gym.Env):
+    """An action space HybridSAC refuses: a Tuple nested inside the action's Tuple."""
+
     observation_space = gym.spaces.Box(-1, 1, (3,))
-    action_space = gym.spaces.Discrete(3)
+    action_space = gym.spaces.Tuple(
+        [gym.spaces.Box(-1, 1, (2,)), gym.spaces.Tuple([gym.spaces.Discrete(3), gym.spaces.Discrete(3)])]
+    )
 
     def __init__(self, config=None):
         super().__init__()
@@ -152,8 +156,8 @@ class _DiscreteActionEnv(gym.Env):
 
 
 def test_unsupported_env_space_fails_with_clear_error(ray_session):
-    config = HybridSACConfig().environment(_DiscreteActionEnv)
-    with pytest.raises(ValueError, match="action_space.*supported"):
+    config = HybridSACConfig().environment(_NestedActionEnv)
+    with pytest.raises(ValueError, match="action_space.*nested Tuple / Dict is not supported; flatten it.*supported"):
         config.build_algo()
 
 
