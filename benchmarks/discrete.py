@@ -54,7 +54,7 @@ class ReturnWindow(RLlibCallback):
     """The mean return of the last 10 finished training episodes, across iterations (RLlib's
     ``episode_return_mean`` covers one iteration); the same figure for both algorithms. Rewards
     are added up per episode id step by step (``on_episode_step`` runs after every env step, the
-    last included): an episode reaches the callbacks in chunks.""" 
+    last included): an episode reaches the callbacks in chunks."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -251,8 +251,9 @@ def table(runs: list[dict]) -> str:
         greedy = next((r["greedy_return"] for r in reversed(run_["curve"]) if "greedy_return" in r), math.nan)
         rate = summary["env_steps"] / summary["seconds"] if summary["seconds"] else math.nan
         lines.append(
-            f"| {TASKS[task][0]} ({summary['target']:g}) | {label} | {seed} | {reached(summary['train_return_last_10'])} "
-            f"| {reached(summary['greedy_return'])} | {summary['env_steps']:,}, "
+            f"| {TASKS[task][0]} ({summary['target']:g}) | {label} | {seed} "
+            f"| {reached(summary['train_return_last_10'])} | {reached(summary['greedy_return'])} "
+            f"| {summary['env_steps']:,}, "
             f"{last.get('train_return_last_10', math.nan):.0f} / {greedy:.0f} | {rate:.0f} |"
         )
     return "\n".join(lines) + "\n"

@@ -148,9 +148,11 @@ def test_each_part_has_its_own_double_dqn_target_and_penalty():
         expected = 0.0
         for p, cols in enumerate((slice(0, 3), slice(3, 5))):
             best = online[:, cols].argmax(-1)
-            y = batch.reward + batch.discrete_penalty[:, p] + gamma * (1 - batch.done) * target[:, cols][
-                torch.arange(6), best
-            ]
+            y = (
+                batch.reward
+                + batch.discrete_penalty[:, p]
+                + gamma * (1 - batch.done) * target[:, cols][torch.arange(6), best]
+            )
             q = q_now[:, cols][torch.arange(6), batch.discrete_action[:, p]]
             expected += (q - y).pow(2).mean()
     torch.testing.assert_close(loss, expected)
@@ -245,8 +247,13 @@ def test_bimanual_trains_with_demonstrations_of_both_grippers(ray_session, tmp_p
     algo = (
         HybridSACConfig()
         .environment(BIMANUAL_ID, env_config={"action_layout": layout})
-        .training(**TINY_NETS, demonstrations=str(demos), num_random_steps=40, train_batch_size_per_learner=16,
-                  bc_pretrain_steps=5)  # fmt: skip
+        .training(
+            **TINY_NETS,
+            demonstrations=str(demos),
+            num_random_steps=40,
+            train_batch_size_per_learner=16,
+            bc_pretrain_steps=5,
+        )  # fmt: skip
         .reporting(min_sample_timesteps_per_iteration=80)
         .debugging(seed=0)
         .build_algo()
@@ -286,7 +293,9 @@ class MixedLayouts(MultiAgentEnv):
     def step(self, actions):
         obs, rewards, terminated, truncated, infos = {}, {}, {}, {}, {}
         for agent, action in actions.items():
-            obs[agent], rewards[agent], terminated[agent], truncated[agent], infos[agent] = self.envs[agent].step(action)
+            obs[agent], rewards[agent], terminated[agent], truncated[agent], infos[agent] = self.envs[agent].step(
+                action
+            )
             if terminated[agent] or truncated[agent]:
                 self._done.add(agent)
         terminated["__all__"] = len(self._done) == len(self.envs)
@@ -365,3 +374,28 @@ class ContextualChoice(gym.Env):
         first, second = int(action[0]) - 1, int(action[1])
         reward = float(first * 2 + second == self._paid)
         return np.zeros(6, np.float32), reward, True, False, {}
+
+
+def test_bimanual_env_grasps_own_objects_and_succeeds_only_with_both_released_at_the_goal():
+    env = gym.make(BIMANUAL_ID).unwrapped
+    env.reset(seed=0)
+    env._grippers = np.array([[0.5, 0.0], [-0.5, 0.0]])  # each gripper on the other arm's object
+    env._objects = np.array([[-0.5, 0.0], [0.5, 0.0]])
+    env._goal = np.array([-0.3, 0.1])  # one step from the left object
+    _, _, _, _, info = env.step((np.zeros(4, np.float32), 0, 0))  # close both
+    assert not info["holding"].any()  # closing on the other arm's object grasps nothing
+    np.testing.assert_allclose(info["discrete_penalty"], [-0.05, -0.05])  # each gripper's own flip
+    env._grippers, env._closed[:] = env._objects.copy(), False
+    _, _, _, _, info = env.step((np.zeros(4, np.float32), 0, 1))  # only the left closes
+    assert info["holding"].tolist() == [True, False]
+    np.testing.assert_allclose(info["discrete_penalty"], [-0.05, 0.0])
+    env._grippers[1], env._objects[1], env._closed[1], env._holding[1] = env._goal, env._goal, False, False
+    motion = np.concatenate([(env._goal - env._grippers[0]) / env.step_size, [0.0, 0.0]]).astype(np.float32)
+    _, reward, terminated, _, info = env.step((np.clip(motion, -1, 1), 1, 1))  # carry the left object there
+    assert not terminated and info["holding"][0]  # still held: no success
+    _, reward, terminated, _, info = env.step((np.zeros(4, np.float32), 2, 1))  # release it
+    assert terminated and info["is_success"] and reward == 1.0
+    with pytest.raises(ValueError, match="action_layout='flat' is invalid"):
+        gym.make(BIMANUAL_ID, action_layout="flat")
+    with pytest.raises(ValueError, match="shaping_scale=0 is invalid"):
+        gym.make(BIMANUAL_ID, shaping_scale=0)

@@ -29,7 +29,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rllib_sac_hybrid.envs.planar import CLOSE, OPEN, STAY, check_layout, settings_from_config
+from rllib_sac_hybrid.envs.planar import CLOSE, OPEN, STAY, check_task_settings, settings_from_config
 
 ACTION_LAYOUTS = ("tuple", "dict", "multi_discrete")
 REWARD_TYPES = ("dense", "sparse")
@@ -76,14 +76,9 @@ class BimanualPickPlaceEnv(gym.Env):
             gripper_flip_penalty=gripper_flip_penalty,
             shaping_scale=shaping_scale,
         )
-        if s["reward_type"] not in REWARD_TYPES:
-            raise ValueError(f"reward_type={s['reward_type']!r} is invalid; allowed: {REWARD_TYPES}.")
-        check_layout(s["action_layout"], ACTION_LAYOUTS)
-        if not isinstance(s["max_episode_steps"], int) or s["max_episode_steps"] < 1:
-            raise ValueError(f"max_episode_steps={s['max_episode_steps']!r} is invalid; allowed: an integer >= 1.")
-        for name in ("step_size", "grasp_radius", "goal_radius", "shaping_scale"):
-            if not s[name] > 0:
-                raise ValueError(f"{name}={s[name]!r} is invalid; allowed: a number > 0.")
+        check_task_settings(
+            s, REWARD_TYPES, ACTION_LAYOUTS, ("step_size", "grasp_radius", "goal_radius", "shaping_scale")
+        )
         self.reward_type, self.action_layout = s["reward_type"], s["action_layout"]
         self.max_episode_steps, self.step_size = s["max_episode_steps"], s["step_size"]
         self.grasp_radius, self.goal_radius = s["grasp_radius"], s["goal_radius"]

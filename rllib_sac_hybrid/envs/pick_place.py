@@ -31,7 +31,14 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rllib_sac_hybrid.envs.planar import CLOSE, OPEN, STAY, PlanarGripperEnv, check_layout, settings_from_config
+from rllib_sac_hybrid.envs.planar import (
+    CLOSE,
+    OPEN,
+    STAY,
+    PlanarGripperEnv,
+    check_task_settings,
+    settings_from_config,
+)
 
 __all__ = ["CLOSE", "OPEN", "STAY", "PICK_PLACE_TRAINING", "PickPlaceEnv"]
 
@@ -103,13 +110,7 @@ class PickPlaceEnv(PlanarGripperEnv):
             raise ValueError(f"observation_type={s['observation_type']!r} is invalid; allowed: {OBSERVATION_TYPES}.")
         if not isinstance(s["image_size"], int) or s["image_size"] < 16:
             raise ValueError(f"image_size={s['image_size']!r} is invalid; allowed: an integer >= 16.")
-        if s["reward_type"] not in REWARD_TYPES:
-            raise ValueError(f"reward_type={s['reward_type']!r} is invalid; allowed: {REWARD_TYPES}.")
-        check_layout(s["action_layout"], ACTION_LAYOUTS)
-        if not isinstance(s["max_episode_steps"], int) or s["max_episode_steps"] < 1:
-            raise ValueError(f"max_episode_steps={s['max_episode_steps']!r} is invalid; allowed: an integer >= 1.")
-        if not s["step_size"] > 0:
-            raise ValueError(f"step_size={s['step_size']!r} is invalid; allowed: a number > 0.")
+        check_task_settings(s, REWARD_TYPES, ACTION_LAYOUTS, positive=("step_size",))
         super().__init__(
             s["action_layout"],
             half_width=1.0,

@@ -26,6 +26,21 @@ def check_layout(action_layout: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"action_layout={action_layout!r} is invalid; allowed: {allowed}.")
 
 
+def check_task_settings(
+    s: dict[str, Any], reward_types: tuple[str, ...], layouts: tuple[str, ...], positive: tuple[str, ...] = ()
+) -> None:
+    """The settings every built-in task shares: ``reward_type``, ``action_layout``,
+    ``max_episode_steps``, and the named numbers that must be > 0."""
+    if s["reward_type"] not in reward_types:
+        raise ValueError(f"reward_type={s['reward_type']!r} is invalid; allowed: {reward_types}.")
+    check_layout(s["action_layout"], layouts)
+    if not isinstance(s["max_episode_steps"], int) or s["max_episode_steps"] < 1:
+        raise ValueError(f"max_episode_steps={s['max_episode_steps']!r} is invalid; allowed: an integer >= 1.")
+    for name in positive:
+        if not s[name] > 0:
+            raise ValueError(f"{name}={s[name]!r} is invalid; allowed: a number > 0.")
+
+
 class PlanarGripperEnv(gym.Env):
     """A gripper in the plane [-half_width, half_width]^2, an object and a goal.
 
