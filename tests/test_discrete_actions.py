@@ -399,3 +399,36 @@ def test_bimanual_env_grasps_own_objects_and_succeeds_only_with_both_released_at
         gym.make(BIMANUAL_ID, action_layout="flat")
     with pytest.raises(ValueError, match="shaping_scale=0 is invalid"):
         gym.make(BIMANUAL_ID, shaping_scale=0)
+
+
+@pytest.mark.parametrize("layout", ["tuple", "dict", "multi_discrete"])
+def test_interventions_and_lerobot_vectors_carry_every_part(layout):
+    from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+    from rllib_sac_hybrid.robot.lerobot_dataset import action_size, env_action, flat_action
+
+    env = gym.make(BIMANUAL_ID, action_layout=layout)
+    space, obs_space = env.action_space, env.observation_space
+    obs, _ = env.reset(seed=0)
+    policy_action, human_action = _bimanual_action(layout, (1, 1)), _bimanual_action(layout, (0, 2))
+    episode = SingleAgentEpisode(observation_space=obs_space, action_space=space)
+    episode.add_env_reset(obs)
+    for intervened in (False, True):
+        info = {"is_intervention": intervened, "teleop_action": human_action} if intervened else {}
+        episode.add_env_step(obs, policy_action, 0.0, infos=info)
+    out = episodes_to_transitions([episode.to_numpy()], obs_space, ActionLayout.from_space(space))
+    np.testing.assert_array_equal(out["discrete_action"], [[1, 1], [0, 2]])  # the person's grippers on step 2
+    vector = flat_action(human_action, space)  # LeRobot's flat float vector: motion, then each part
+    assert vector.shape == (action_size(space),) == (6,)  # in the space's entry order (a Dict sorts its keys)
+    again = env_action(vector, space)
+    assert space.contains(again)
+    np.testing.assert_array_equal(ActionLayout.from_space(space).split_one(again)[1], [0, 2])
+
+
+def _bimanual_action(layout: str, grippers: tuple[int, int]):
+    motion = np.full(4, 0.5, np.float32)
+    if layout == "tuple":
+        return motion, grippers[0], grippers[1]
+    if layout == "dict":
+        return {"motion": motion, "left_gripper": grippers[0], "right_gripper": grippers[1]}
+    return motion, np.asarray(grippers, dtype=np.int64)
