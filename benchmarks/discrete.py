@@ -161,11 +161,14 @@ def run(algo_name: str, task: str, seed: int, args: argparse.Namespace) -> dict:
         reached = row["train_return_last_10"] >= target and state["greedy"] >= target
         return reached or row["seconds"] >= args.max_seconds
 
-    finished = False
+    finished, error = False, None
     try:
         train_until(algo, args.max_env_steps, label=f"{algo_name} {task} seed {seed}", stop=stop, evaluate=evaluate,
                     eval_every=args.eval_every, extra=extra, rows=rows)  # fmt: skip
         finished = True
+    except Exception as exc:  # recorded (a run that crashes is a result too), then raised
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        raise
     finally:
         algo.stop()
         summary = {}
@@ -175,6 +178,7 @@ def run(algo_name: str, task: str, seed: int, args: argparse.Namespace) -> dict:
         summary["target"] = target
         summary["env_steps"] = rows[-1]["env_steps"] if rows else 0
         summary["seconds"] = rows[-1]["seconds"] if rows else 0.0
+        summary["error"] = error
         command = " ".join(["python benchmarks/discrete.py", *sys.argv[1:]])
         overrides = args.overrides if algo_name == "hybrid-sac" else {}
         label = algo_name + "".join(f" {k}={v}" for k, v in overrides.items())
@@ -229,19 +233,26 @@ def plot(task: str) -> Path | None:
 
 
 def table(runs: list[dict]) -> str:
-    """Per task, algorithm and seed (its newest finished record): env steps and seconds until the
-    training and the greedy return first reached the target, the figures at the end, the speed."""
+    """Per task, algorithm and seed (its newest record): env steps and seconds until the training
+    and the greedy return first reached the target, the figures at the end, the speed, and how
+    the run ended (both targets reached, the budget spent, or an error)."""
     newest: dict = {}
     for run_ in runs:
-        if run_.get("finished", True):
-            newest[(run_["task"], run_["label"], run_["seed"])] = run_
+        newest[(run_["task"], run_["label"], run_["seed"])] = run_
     lines = [
         "<!-- Rendered from benchmarks/results/discrete.jsonl by benchmarks/discrete.py; do not edit. -->",
         "",
         "| task (target) | algorithm | seed | training: env steps (s) to target | greedy: env steps (s) to target "
-        "| at the end: env steps, training / greedy return | env steps/s |",
-        "|---|---|---|---|---|---|---|",
+        "| at the end: env steps, training / greedy return | env steps/s | ended |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+
+    def ended(run_: dict) -> str:
+        summary = run_["summary"]
+        if not run_.get("finished", True):
+            return f"error ({summary['error']})" if summary.get("error") else "error"
+        both = summary["train_return_last_10"] and summary["greedy_return"]
+        return "both targets reached" if both else "budget spent"
 
     def reached(hit: dict | None) -> str:
         return f"{hit['env_steps']:,} ({hit['seconds']:.0f} s)" if hit else "not reached"
@@ -254,7 +265,7 @@ def table(runs: list[dict]) -> str:
             f"| {TASKS[task][0]} ({summary['target']:g}) | {label} | {seed} "
             f"| {reached(summary['train_return_last_10'])} | {reached(summary['greedy_return'])} "
             f"| {summary['env_steps']:,}, "
-            f"{last.get('train_return_last_10', math.nan):.0f} / {greedy:.0f} | {rate:.0f} |"
+            f"{last.get('train_return_last_10', math.nan):.0f} / {greedy:.0f} | {rate:.0f} | {ended(run_)} |"
         )
     return "\n".join(lines) + "\n"
 
