@@ -346,13 +346,11 @@ class HybridSACConfig(AlgorithmConfig):
                         else f"a list with one index per part in {allowed}."
                     )
                 )
-        if layout.discrete_only:
-            for name in ("critic_value_bins",):
-                if isinstance(getattr(self, name), int):
-                    raise ValueError(
-                        f"{name}={getattr(self, name)} is for a continuous action's critics; {action_space} is "
-                        'discrete only and its critics output one Q per choice; allowed: None or "auto".'
-                    )
+        if layout.discrete_only and isinstance(self.critic_value_bins, int):
+            raise ValueError(
+                f"critic_value_bins={self.critic_value_bins} is for a continuous action's critics; {action_space} "
+                'is discrete only and its critics output one Q per choice; allowed: None or "auto".'
+            )
         return layout
 
 
