@@ -311,9 +311,8 @@ class TensorReplayBuffer:
         _write(self.frames, rows.to(self.device), state["frames"], self.device)
         self.next_frame[:written] = torch.as_tensor(state["next_frame"], device=self.device)
         for name in self.fields:
-            stored = getattr(self, name)[
-                :written
-            ]  # a field saved (n,) before discrete parts became (n, P) reads as (n, 1)
+            # A field saved (n,) before discrete parts became (n, P) reads as (n, 1).
+            stored = getattr(self, name)[:written]
             stored.copy_(torch.as_tensor(state["fields"][name], device=self.device).reshape(stored.shape))
         self._row_serial = np.array(state["row_serial"], dtype=np.int64)
         self._row_next = np.array(state["row_next"], dtype=np.int64)
