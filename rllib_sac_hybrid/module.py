@@ -189,7 +189,7 @@ class HybridSACTorchRLModule(TorchRLModule, InferenceOnlyAPI):
                 std_max=cfg["std_max"],
             )
         self.discrete_critic_reads_arm = resolved_discrete_critic_reads_arm(
-            cfg["discrete_critic_reads_arm"], self.has_discrete_critic, bool(images)
+            cfg["discrete_critic_reads_arm"], self.has_discrete_critic, bool(images), self.layout.num_parts
         )
         if self.has_discrete_critic:
             self.discrete_critic = DiscreteCritic(

@@ -250,10 +250,11 @@ SETTINGS: tuple[Setting, ...] = (
        "the discrete critic's MLP widths.", HYBRID, hidden_dims),
     _s("discrete_critic_lr", 3e-4, "a finite number > 0",
        "Adam learning rate of the discrete critic.", HYBRID, number(0.0, low_open=True, high_open=True)),
-    _s("discrete_critic_reads_arm", False,
-       'True, False or "auto" (True with vector observations, False with camera images)',
+    _s("discrete_critic_reads_arm", "several_parts",
+       'True, False, "auto" (True with vector observations, False with camera images) or "several_parts" '
+       '("auto" with two or more discrete parts, False with one)',
        "True: Q_d(s, a_c), the gripper chosen after the arm; False: Q_d(s) (HIL-SERL's).", HYBRID,
-       lambda v: isinstance(v, bool) or v == "auto", "grasp-carry.md"),
+       lambda v: isinstance(v, bool) or v in ("auto", "several_parts"), "discrete-sac.md"),
     _s("discrete_advantage_learning", 0.0, "a number in [0, 1) (0: plain double DQN)",
        "advantage learning's beta in the discrete critic's target (Bellemare et al. 2016).", HYBRID,
        number(0.0, 1.0, high_open=True), "grasp-carry.md"),
@@ -441,11 +442,17 @@ def resolved_hidden_dims(setting: Sequence[int] | str, has_discrete_critic: bool
     return tuple(setting)
 
 
-def resolved_discrete_critic_reads_arm(setting: bool | str, has_discrete_critic: bool, has_images: bool) -> bool:
-    """``discrete_critic_reads_arm``, or for "auto" True with vector observations and False with
-    camera images; False without a discrete critic."""
+def resolved_discrete_critic_reads_arm(
+    setting: bool | str, has_discrete_critic: bool, has_images: bool, discrete_parts: int = 1
+) -> bool:
+    """``discrete_critic_reads_arm``: "auto" is True with vector observations and False with camera
+    images; "several_parts" is "auto" with two or more discrete parts and False with one (one
+    gripper learned slower reading the arm on GraspCarry, two stalled without it on the bimanual
+    task: docs/research/discrete-sac.md). False without a discrete critic."""
     if not has_discrete_critic:
         return False
+    if setting == "several_parts":
+        setting = "auto" if discrete_parts >= 2 else False
     return not has_images if setting == "auto" else bool(setting)
 
 

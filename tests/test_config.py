@@ -101,7 +101,7 @@ BAD_SETTINGS = [
     ({"critic_dropout": -0.1}, "critic_dropout", "[0, 1)"),
     ({"encoder_latent_dim": 0}, "encoder_latent_dim", ">= 1"),
     ({"bc_pretrain_steps": -1}, "bc_pretrain_steps", '>= 0 or "auto"'),
-    ({"discrete_critic_reads_arm": "yes"}, "discrete_critic_reads_arm", 'True, False or "auto"'),
+    ({"discrete_critic_reads_arm": "yes"}, "discrete_critic_reads_arm", '"several_parts"'),
     ({"initial_policy": 3}, "initial_policy", "HybridSAC checkpoint"),
     ({"observation_normalization": "batch"}, "observation_normalization", "(None, 'running')"),
     ({"reward_classifier_mode": "swap"}, "reward_classifier_mode", "('replace', 'add')"),

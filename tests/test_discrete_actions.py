@@ -131,7 +131,7 @@ def test_behaviour_cloning_of_a_discrete_only_actor_learns_the_demonstrated_choi
 
 # ---- several discrete parts next to a Box ---------------------------------------------------------
 def test_each_part_has_its_own_double_dqn_target_and_penalty():
-    module = discrete_module(TWO_GRIPPERS)
+    module = discrete_module(TWO_GRIPPERS, discrete_critic_reads_arm=False)  # Q_d(s): the targets below
     assert module.has_discrete_critic and module.discrete_critic.part_sizes == (3, 2)
     with torch.no_grad():
         for p in module.target_discrete_critic.parameters():

@@ -279,14 +279,19 @@ def test_discrete_critic_reading_the_arm_chooses_after_the_arm_moves():
 
 
 def test_discrete_critic_reads_the_arm_when_auto_from_vectors_not_from_images():
-    """The default: a discrete critic of the state alone (HIL-SERL's). "auto": it reads the arm
-    with vector observations (its first layer is dim(a_c) wider), not with camera images; never
-    without a discrete critic."""
+    """The default, "several_parts": one gripper's critic reads the state alone (HIL-SERL's);
+    with two grippers it is "auto". "auto": it reads the arm with vector observations (its first
+    layer is dim(a_c) wider), not with camera images; never without a discrete critic."""
     images = gym.spaces.Dict(
         {"image": gym.spaces.Box(0, 255, (16, 16, 3), np.uint8), "state": gym.spaces.Box(-1, 1, (2,))}
     )
-    assert HybridSACConfig().discrete_critic_reads_arm is False
+    assert HybridSACConfig().discrete_critic_reads_arm == "several_parts"
     assert not hybrid_module().discrete_critic_reads_arm
+    two_grippers = gym.spaces.Tuple([gym.spaces.Box(-1, 1, (2,)), GRIPPER, GRIPPER])
+    assert make_module(action_space=two_grippers).discrete_critic_reads_arm
+    assert not make_module(obs_space=images, action_space=two_grippers).discrete_critic_reads_arm
+    assert not make_module(action_space=two_grippers, discrete_critic_reads_arm=False).discrete_critic_reads_arm
+    assert not make_module(action_space=gym.spaces.MultiDiscrete([3, 2])).discrete_critic_reads_arm  # no arm
     assert hybrid_module(discrete_critic_reads_arm="auto").discrete_critic_reads_arm
     torch.manual_seed(0)
     hybrid = gym.spaces.Tuple([gym.spaces.Box(-1, 1, (2,)), GRIPPER])
