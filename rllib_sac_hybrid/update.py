@@ -10,6 +10,8 @@ critic steps an update has. The RLlib Learner wraps this class; the speed benchm
 runs it bare.
 
 Nothing in the loop syncs with the host: metrics stay tensors until the caller reduces them.
+With ``torch_compile_mode="reduce-overhead"`` (or "max-autotune") on CUDA, each compiled loss
+forward and its backward replay as CUDA graphs (``CUDA_GRAPH_MODES``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from torch import nn
 
 from rllib_sac_hybrid import losses
 from rllib_sac_hybrid.data.batch import Batch, last_rows
+
+# torch.compile's modes that replay the compiled graphs as CUDA graphs on a CUDA device (on a CPU
+# they compile as "default" / "max-autotune-no-cudagraphs" do): https://pytorch.org/docs/stable/torch.compiler_cudagraph_trees.html
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,7 @@ class SACUpdater:
             compile_kwargs = {"mode": settings.torch_compile_mode, "dynamic": False}
             self._critic_losses = torch.compile(self._critic_losses, **compile_kwargs)
             self._policy_losses = torch.compile(self._policy_losses, **compile_kwargs)
+        self.cuda_graphs = settings.torch_compile and settings.torch_compile_mode in CUDA_GRAPH_MODES
 
     def get_state(self) -> dict[str, Any]:
         """The loop's counters (the policy-update phase is ``num_updates % policy_update_freq``)
@@ -211,7 +218,9 @@ class SACUpdater:
         The shared encoder gets the sum of both critics' gradients and moves once, with the critic
         optimizer (the reference steps it twice, with two Adam states).
         """
+        self._graph_step_begins()
         total, metrics = self._critic_losses(batch, self.alpha(), self.choose_target_heads())
+        metrics = _copied(metrics)
         names = self._critic_optimizers
         for name, (norm, skipped) in zip(names, self._step(names, total)):
             metrics[f"{name}_grad_norm"] = norm
@@ -265,36 +274,39 @@ class SACUpdater:
         The temperature loss reuses the actor's log pi, detached, and the actor loss uses alpha
         detached, so the summed loss gives each optimizer exactly its own loss's gradient. With
         ``demonstrations`` (``bc_weight`` > 0), the actor loss adds ``bc_weight`` times the
-        greedy action's squared distance to the demonstrated one (``losses.demonstrated_action_error``).
+        greedy action's squared distance to the demonstrated one (``losses.demonstrated_action_error``),
+        or for a discrete-only actor the demonstrated choice's -log pi (``losses.demonstrated_choice_error``).
         """
         alpha = self.alpha()
         with frozen(self.module.critic):
+            self._graph_step_begins()
             loss, temp_loss, log_pi = self._policy_losses(obs, alpha)
             extra = {}
-            if demonstrations is not None and self.module.discrete_only:
-                error = losses.demonstrated_choice_error(
-                    self.module, demonstrations.obs, demonstrations.discrete_action, self.settings.bc_q_filter
-                ).mean()
-            elif demonstrations is not None:
-                error = losses.demonstrated_action_error(
-                    self.module, demonstrations.obs, demonstrations.action, self.settings.bc_q_filter
-                ).mean()
-                loss = loss + self.settings.bc_weight * error
-                extra["actor_bc_error"] = error.detach()
+            if demonstrations is not None:
+                if self.module.discrete_only:  # -log pi(a_demo | s)
+                    error = losses.demonstrated_choice_error(
+                        self.module, demonstrations.obs, demonstrations.discrete_action, self.settings.bc_q_filter
+                    )
+                else:
+                    error = losses.demonstrated_action_error(
+                        self.module, demonstrations.obs, demonstrations.action, self.settings.bc_q_filter
+                    )
+                loss = loss + self.settings.bc_weight * error.mean()
+                extra["actor_bc_error"] = error.mean()
+            losses_now = _copied(
+                {**extra, "actor_loss": loss, "temperature_loss": temp_loss, "entropy": -log_pi.mean()}
+            )
             (actor_norm, actor_skipped), (temp_norm, temp_skipped) = self._step(
                 ["actor", "temperature"], loss + temp_loss
             )
         self.num_policy_steps += 1
         return {
-            **extra,
-            "actor_loss": loss.detach(),
+            **losses_now,
             "actor_grad_norm": actor_norm,
             "actor_steps_skipped": actor_skipped,
-            "temperature_loss": temp_loss.detach(),
             "temperature_grad_norm": temp_norm,
             "temperature_steps_skipped": temp_skipped,
             "temperature": alpha,
-            "entropy": -log_pi.detach().mean(),
         }
 
     def behaviour_cloning_step(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -314,6 +326,12 @@ class SACUpdater:
         else:
             loss, log_pi = losses.actor_loss(self.module, obs, alpha, s.actor_q_reduction)
         return loss, losses.temperature_loss(self.module.log_alpha, log_pi, s.target_entropy), log_pi
+
+    def _graph_step_begins(self) -> None:
+        """With CUDA graphs, tells torch that the outputs of the previous replay are done with
+        (``_copied`` kept what the metrics need), so the next replay may reuse their memory."""
+        if self.cuda_graphs:
+            torch.compiler.cudagraph_mark_step_begin()
 
     def alpha(self) -> torch.Tensor:
         """The current temperature exp(log_alpha), detached."""
@@ -363,3 +381,10 @@ class SACUpdater:
                 optimizer.step()
             out.append((norm, skipped))
         return out
+
+
+def _copied(metrics: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The 0-dim metrics, detached and copied out of the tensors that produced them, in one
+    kernel: a CUDA graph's replay overwrites its outputs in place, and the loop keeps the metrics
+    of every step until the caller reduces them."""
+    return dict(zip(metrics, torch.stack([m.detach() for m in metrics.values()]).unbind()))

@@ -129,6 +129,24 @@ def test_behaviour_cloning_of_a_discrete_only_actor_learns_the_demonstrated_choi
     assert (greedy == parts).all(-1).float().mean() > 0.9
 
 
+def test_the_actor_step_adds_bc_weight_times_the_demonstrated_choices_nll():
+    """With demonstration rows, a discrete-only actor's loss is SAC's plus bc_weight * mean -log pi(a_demo|s)."""
+    from rllib_sac_hybrid.update import SACUpdater, UpdateSettings, make_optimizer
+
+    module = discrete_module(gym.spaces.MultiDiscrete([3, 2]))
+    settings = UpdateSettings(utd_ratio=1, policy_update_freq=1, discount=0.9, tau=0.005, num_critics=3,
+                              num_subsample_critics=None, use_backup_entropy=True, actor_q_reduction="min",
+                              grad_clip_norm=None, target_entropy=-1.0, bc_weight=2.5)  # fmt: skip
+    updater = SACUpdater(module, {k: make_optimizer(v, 0.0) for k, v in param_groups(module).items()}, settings)
+    batch = discrete_batch(module.layout)
+    alpha = updater.alpha()
+    sac, _ = losses.discrete_sac_actor_loss(module, batch.obs, alpha, "min")
+    nll = losses.demonstrated_choice_error(module, batch.obs, batch.discrete_action).mean()
+    metrics = updater.policy_step(batch.obs, demonstrations=batch)
+    torch.testing.assert_close(metrics["actor_bc_error"], nll.detach())
+    torch.testing.assert_close(metrics["actor_loss"], (sac + 2.5 * nll).detach())
+
+
 # ---- several discrete parts next to a Box ---------------------------------------------------------
 def test_each_part_has_its_own_double_dqn_target_and_penalty():
     module = discrete_module(TWO_GRIPPERS, discrete_critic_reads_arm=False)  # Q_d(s): the targets below

@@ -5,7 +5,9 @@ On CUDA a sync comes from reading a tensor's value on the host: ``.item()``, ``.
 ``bool()`` / ``float()`` / ``int()`` of a tensor (an ``if`` on it), ``.cpu()``, ``.numpy()``. The
 test counts those calls made from this package's code while ``SACUpdater.update`` runs whole
 UTD rounds, on every action layout and loss variant; torch's own internals are not counted
-(fused Adam skips a non-finite step inside its kernel)."""
+(fused Adam skips a non-finite step inside its kernel). On a GPU, torch's own sync check
+(``torch.cuda.set_sync_debug_mode("error")``) runs the same rounds, eager and CUDA-graphed, and
+counts torch's internals as well."""
 
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def _batch(updater, b: int = 16, n_step: bool = False) -> Batch:
     discrete = None
     if layout.has_discrete:
         discrete = torch.stack([torch.randint(0, k, (b,)) for k in layout.discrete_sizes], -1)
-    return Batch(
+    batch = Batch(
         obs=torch.randn(b, 2),
         action=torch.rand(b, layout.continuous_dim) * 2 - 1,
         reward=torch.randn(b),
@@ -64,6 +66,8 @@ def _batch(updater, b: int = 16, n_step: bool = False) -> Batch:
         discrete_penalty=torch.zeros(b, layout.num_parts) if layout.has_discrete else None,
         discount=torch.full((b,), 0.97**3) if n_step else None,
     )
+    device = updater.module.log_alpha.device
+    return Batch(*(None if t is None else t.to(device) for t in batch))
 
 
 BOX = gym.spaces.Box(-1.0, 1.0, (2,))
@@ -89,6 +93,24 @@ def test_an_update_reads_nothing_back_to_the_host(case):
         metrics = updater.update(lambda: next(batches), demo_rows=4)
     assert len(metrics) == 5  # four critic steps and one policy step
     assert not reads, f"host reads in the update: {dict(reads)}"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here: the CPU-side check above stands in")
+@pytest.mark.parametrize("mode", ["eager", "reduce-overhead"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_an_update_on_cuda_does_not_sync(case, mode):
+    compile_kwargs = {} if mode == "eager" else {"torch_compile": True, "compile_mode": mode}
+    updater = make_updater(utd=4, device="cuda", **compile_kwargs, **CASES[case])
+    batches = iter([_batch(updater, n_step="n-step" in case) for _ in range(16)])
+    for _ in range(3):  # lazy state, compilation and graph recording outside the check
+        updater.update(lambda: next(batches), demo_rows=4)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        metrics = updater.update(lambda: next(batches), demo_rows=4)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert len(metrics) == 5 and metrics[0]["critic_loss"].is_cuda
 
 
 def test_the_check_sees_a_host_read():

@@ -23,10 +23,11 @@ def make_updater(
     compile_mode="default",
     bc_weight=0.0,
     critic_actor_ratio=None,
+    device="cpu",
     **module_kwargs,
 ):
     torch.manual_seed(0)
-    module = make_module(num_critics=num_critics, **module_kwargs)
+    module = make_module(num_critics=num_critics, **module_kwargs).to(device)
     optimizers = {k: make_optimizer(v, 1e-3) for k, v in param_groups(module).items()}
     settings = UpdateSettings(
         utd_ratio=utd,
