@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test docs results lint bench-pendulum lerobot-env clean
+.PHONY: demo test docs results lint bench-pendulum lerobot-env gpu-wheels clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,5 +50,19 @@ $(LEROBOT_VENV)/.installed:
 
 lerobot-env: $(LEROBOT_VENV)/.installed
 
+# What benchmarks/gpu_check.sh installs on a GPU machine that has Python 3.12 and CUDA torch but
+# no Ray or gymnasium and no network: cp312 wheels in .whl/ (git-ignored; carried to that machine).
+# Ray's wheel is slimmed below the 64 MiB that may travel: no Java jar, no dashboard web build.
+GPU_WHEELS := ray==2.60.0 gymnasium==1.2.2 Farama-Notifications==0.0.6 dm-tree==0.1.10 lz4==4.4.5 \
+	ormsgpack==1.13.1 jsonschema==4.26.0 jsonschema-specifications==2025.9.1 referencing==0.37.0 \
+	rpds-py==2026.9.1 pydantic==2.14.4 pydantic_core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
+gpu-wheels: $(VENV)/.installed
+	rm -rf .whl && mkdir -p .whl
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+		--platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d .whl $(GPU_WHEELS)
+	$(PY) benchmarks/slim_wheel.py .whl/ray-*.whl
+	du -sh .whl
+
 clean:
-	rm -rf $(VENV) $(LEROBOT_VENV) .pytest_cache .ruff_cache build
+	rm -rf $(VENV) $(LEROBOT_VENV) .pytest_cache .ruff_cache build .whl

@@ -150,19 +150,26 @@ def floor(
     torch_compile: bool = False,
     threads: int | None = None,
     whole_step: bool = False,
+    device: str = "cpu",
+    compile_mode: str | None = None,
+    count_flops: bool = True,
 ) -> dict[str, float]:
     """Critic gradient steps/s of SACUpdater on an in-memory replay, no RLlib.
 
     ``whole_step``: the experiment of compiling each critic step whole (losses, backward with
-    compiled autograd, clipping, Adam, Polyak) instead of ``torch_compile``'s losses only."""
+    compiled autograd, clipping, Adam, Polyak) instead of ``torch_compile``'s losses only.
+    ``device``: where the module and the replay live; ``compile_mode``: torch.compile's mode
+    (default: the config's); ``count_flops``: FLOPs and matmul time too (eager, on a CPU)."""
     torch.set_num_threads(threads or LEARNER_THREADS)
     env = make_env(case.env, case.hybrid)
     config = plugin_config(case, torch_compile)
+    if compile_mode is not None:
+        config = config.training(torch_compile_mode=compile_mode)
     module = HybridSACTorchRLModule(
         observation_space=env.observation_space,
         action_space=env.action_space,
         model_config=config._model_config_auto_includes,
-    )
+    ).to(device)
     settings = UpdateSettings(
         utd_ratio=case.utd,
         policy_update_freq=1,
@@ -190,7 +197,7 @@ def floor(
 
         updater.critic_step = torch.compile(whole, mode=config.torch_compile_mode, dynamic=False)
         updater.polyak_update = lambda: None
-    replay = TensorReplayBuffer(10_000, env.observation_space, module.layout)
+    replay = TensorReplayBuffer(10_000, env.observation_space, module.layout, device=device)
     n = 10_000
     obs = np.random.randn(n + 1, *env.observation_space.shape).astype(np.float32)
     data = {  # one long episode: each next obs is the following row's obs, as the replay stores it
@@ -215,9 +222,10 @@ def floor(
     for _ in range(3):  # warm-up (and compilation, when on)
         one_update()
     warmup_s = time.perf_counter() - warmup_start
-    compiled = torch_compile or whole_step  # compiled graphs hide their matmuls from the counters
-    flops = update_flops(one_update) if not compiled else math.nan
-    matmul_s = update_matmul_seconds(one_update) if not compiled else math.nan
+    # compiled graphs hide their matmuls from the counters; the profiler's CPU times say nothing on a GPU
+    counted = count_flops and not (torch_compile or whole_step) and device == "cpu"
+    flops = update_flops(one_update) if counted else math.nan
+    matmul_s = update_matmul_seconds(one_update) if counted else math.nan
     for _ in range(repeats):
         steps, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
@@ -281,9 +289,19 @@ def sgemm_flop_per_s(n: int, threads: int, seconds: float = 1.0) -> float:
 
 # ---- (b) the plugin through RLlib -------------------------------------------------------------
 def plugin(
-    case: Case, seconds: float, repeats: int, torch_compile: bool = False, remote_runners: int = 0, **training
+    case: Case,
+    seconds: float,
+    repeats: int,
+    torch_compile: bool = False,
+    remote_runners: int = 0,
+    num_gpus_per_learner: float = 0,
+    **training,
 ) -> dict[str, float]:
-    config = plugin_config(case, torch_compile, **training).env_runners(num_env_runners=remote_runners)
+    config = (
+        plugin_config(case, torch_compile, **training)
+        .env_runners(num_env_runners=remote_runners)
+        .learners(num_gpus_per_learner=num_gpus_per_learner)
+    )
     algo = config.build_algo()
     try:
         return _measure(algo, seconds, repeats, _critic_steps)
