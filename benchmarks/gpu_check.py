@@ -1,7 +1,7 @@
 """One check of the learner's CUDA path, sized for a short lease of a GPU machine; one results file.
 
     bash benchmarks/gpu_check.sh                  # on the GPU machine: installs .whl/, then runs this
-    python benchmarks/gpu_check.py --device cpu --out /tmp/gpu_check.json --seconds 0.5   # a dry run here
+    python benchmarks/gpu_check.py --device cpu --out /tmp/gpu_check.json --seconds 0.5 --image-size 32  # a dry run
 
 Sections, in order, each within what is left of ``--budget-s`` (one that would start past it is
 recorded as skipped, so the file always says what ran):
@@ -185,9 +185,10 @@ def tasks_section(check: Check) -> dict:
     _ray_init()
     demos = tempfile.mkdtemp(prefix="gpu_check_demos_")
     record(PICK_PLACE_SPARSE_ID, 5, demos, "scripted", seed=0)
+    size = check.args.image_size
     tasks = {
         "PickPlace (state)": (PICK_PLACE_ID, {}, {}),
-        "PickPlacePixels 128x128": (PICK_PLACE_PIXELS_ID, {"image_size": 128}, {}),
+        f"PickPlacePixels {size}x{size}": (PICK_PLACE_PIXELS_ID, {"image_size": size}, {}),
         "PickPlaceSparse + 5 demonstrations": (PICK_PLACE_SPARSE_ID, {}, {"demonstrations": demos,
                                                                           "bc_pretrain_steps": 50}),
         "PickPlace, 10 critics, UTD 20": (PICK_PLACE_ID, {}, {"num_critics": 10, "utd_ratio": 20}),
@@ -224,14 +225,15 @@ def pixels_section(check: Check) -> dict:
         extra = {"torch_compile": True, "torch_compile_mode": mode} if compiled else {}
         config = (
             HybridSACConfig()
-            .environment(PICK_PLACE_PIXELS_ID, env_config={"image_size": 128})
+            .environment(PICK_PLACE_PIXELS_ID, env_config={"image_size": check.args.image_size})
             .training(num_random_steps=256, utd_ratio=4, **extra)
             .learners(num_gpus_per_learner=1 if check.args.device == "cuda" else 0)
             .reporting(min_sample_timesteps_per_iteration=100)
             .debugging(seed=0)
         )
         rows.append(_measured({"mode": label}, _rows_per_second, config, check.args.seconds))
-    return {"rows": rows, "case": "PickPlacePixels 128x128, UTD 4, default nets and batch"}
+    size = check.args.image_size
+    return {"rows": rows, "case": f"PickPlacePixels {size}x{size}, UTD 4, default nets and batch"}
 
 
 def two_learners_section(check: Check) -> dict:
@@ -260,7 +262,10 @@ def _ray_init() -> None:
 
 
 def _measured(labels: dict, measure: Callable[..., dict], *args: Any, **kwargs: Any) -> dict:
-    """``labels`` and what ``measure(*args, **kwargs)`` returned, or the error it raised."""
+    """``labels`` and what ``measure(*args, **kwargs)`` returned, or the error it raised. Dynamo's
+    caches are cleared first: each case builds a new updater, whose compiled methods would
+    otherwise count as recompiles of the last ones, and past ``recompile_limit`` (8) run eager."""
+    torch._dynamo.reset()
     try:
         return {**labels, **{k: _round(v) for k, v in measure(*args, **kwargs).items()}}
     except Exception as error:  # one failing case does not end the section
@@ -361,6 +366,7 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=420.0, help="the whole check's seconds")
     parser.add_argument("--seconds", type=float, default=1.0, help="one timed window (3 per figure, median)")
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
+    parser.add_argument("--image-size", type=int, default=128, help="the pixel task's camera side (32: a CPU dry run)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     check = Check(args.out, args.budget_s, args)

@@ -286,13 +286,13 @@ class SACUpdater:
                 if self.module.discrete_only:  # -log pi(a_demo | s)
                     error = losses.demonstrated_choice_error(
                         self.module, demonstrations.obs, demonstrations.discrete_action, self.settings.bc_q_filter
-                    )
+                    ).mean()
                 else:
                     error = losses.demonstrated_action_error(
                         self.module, demonstrations.obs, demonstrations.action, self.settings.bc_q_filter
-                    )
-                loss = loss + self.settings.bc_weight * error.mean()
-                extra["actor_bc_error"] = error.mean()
+                    ).mean()
+                loss = loss + self.settings.bc_weight * error
+                extra["actor_bc_error"] = error
             losses_now = _copied(
                 {**extra, "actor_loss": loss, "temperature_loss": temp_loss, "entropy": -log_pi.mean()}
             )
