@@ -95,6 +95,46 @@ def test_an_update_reads_nothing_back_to_the_host(case):
     assert not reads, f"host reads in the update: {dict(reads)}"
 
 
+def _filled_replay(updater, n: int = 300, n_step: int = 1):
+    """A replay of ``n`` transitions of one long episode (each next obs the following row's)."""
+    import numpy as np
+
+    from rllib_sac_hybrid.data.replay import TensorReplayBuffer
+
+    layout = updater.module.layout
+    replay = TensorReplayBuffer(1000, BOX, layout, n_step=n_step, discount=0.97)
+    obs = np.random.randn(n + 1, 2).astype(np.float32)
+    data = {
+        "obs": obs[:-1],
+        "next_obs": obs[1:],
+        "next_is_next_row": np.ones(n, bool),
+        "action": np.random.uniform(-1, 1, (n, layout.continuous_dim)).astype(np.float32),
+        "reward": np.random.randn(n).astype(np.float32),
+        "done": (np.random.rand(n) < 0.05).astype(np.float32),
+    }
+    if layout.has_discrete:
+        data["discrete_action"] = np.stack([np.random.randint(0, k, n) for k in layout.discrete_sizes], -1)
+        data["discrete_penalty"] = np.zeros((n, layout.num_parts), np.float32)
+    replay.add(data)
+    return replay
+
+
+@pytest.mark.parametrize("n_step", [1, 3])
+def test_the_batch_pipeline_reads_nothing_back_either(n_step):
+    """What the learner runs per critic step: rows gathered from the online replay (n-step returns
+    made there) and the demonstration replay, concatenated and reward-scaled, then the update."""
+    from rllib_sac_hybrid.data.pipeline import batch_stream
+
+    updater = make_updater(utd=4, bc_weight=1.0, **CASES["two grippers, reading the arm"])
+    online, demos = _filled_replay(updater, n_step=n_step), _filled_replay(updater, n_step=n_step)  # as the learner
+    updater.update(batch_stream(4, [(online, 12), (demos, 4)], reward_scale=0.5), demo_rows=4)
+    with host_reads_from_the_package() as reads:
+        next_batch = batch_stream(4, [(online, 12), (demos, 4)], reward_scale=0.5)
+        metrics = updater.update(next_batch, demo_rows=4)
+    assert len(metrics) == 5 and "actor_bc_error" in metrics[-1]
+    assert not reads, f"host reads in the pipeline or the update: {dict(reads)}"
+
+
 # Graphed: the hybrid and the discrete-only losses (each compiles for tens of seconds on a GPU).
 ON_CUDA = [(case, "eager") for case in CASES] + [(case, "reduce-overhead") for case in ("one gripper", "discrete only")]
 
