@@ -202,30 +202,28 @@ def plot(task: str) -> Path | None:
     if not runs:
         return None
     env_id, target = TASKS[task]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    colors = {"hybrid-sac": "tab:blue", "rllib-sac": "tab:orange"}
     labels = sorted({r["label"] for r in runs})
-
-    def style(run_: dict) -> str:  # one line style per label (a setting's override), one colour per algorithm
-        return ("-", "--", ":", "-.")[labels.index(run_["label"]) % 4]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4 + 0.2 * len(labels)), sharey=True)
+    # One colour per label (an algorithm and its overrides); RLlib's SAC always orange.
+    palette = iter(["tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"])
+    colors = {label: "tab:orange" if label.startswith("rllib-sac") else next(palette, "tab:gray") for label in labels}
 
     for run_ in runs:
         steps = [row["env_steps"] for row in run_["curve"]]
         axes[0].plot(steps, [row.get("train_return_last_10", math.nan) for row in run_["curve"]],
-                     color=colors.get(run_["label"].split()[0]), alpha=0.8, lw=1, ls=style(run_))  # fmt: skip
+                     color=colors[run_["label"]], alpha=0.8, lw=1)  # fmt: skip
         evals = [row for row in run_["curve"] if "greedy_return" in row]
         axes[1].plot([row["env_steps"] for row in evals], [row["greedy_return"] for row in evals], marker=".",
-                     color=colors.get(run_["label"].split()[0]), alpha=0.8, lw=1, ls=style(run_))  # fmt: skip
+                     color=colors[run_["label"]], alpha=0.8, lw=1)  # fmt: skip
     for ax, title in zip(axes, ("training: last 10 episodes", "greedy: fresh episodes")):
         ax.axhline(target, color="grey", ls="--", lw=0.8)
         ax.set_title(title)
         ax.set_xlabel("env steps")
     axes[0].set_ylabel("return")
-    handles = [plt.Line2D([], [], color=colors.get(label.split()[0]), ls=style({"label": label}), label=label)
-               for label in labels]  # fmt: skip
-    axes[1].legend(handles=handles, loc="lower right")
+    handles = [plt.Line2D([], [], color=colors[label], label=label) for label in labels]
+    fig.legend(handles=handles, loc="lower center", ncol=1, frameon=False)  # below the plots, covering none
     fig.suptitle(f"Discrete-only SAC on {env_id} (each line one seed)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.01 + 0.04 * len(labels), 1, 1))
     path = IMAGES / f"discrete_{task}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
