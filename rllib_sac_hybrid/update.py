@@ -346,7 +346,8 @@ class SACUpdater:
         device = self.module.log_alpha.device
         if self.head_generator is None:
             return torch.randperm(s.num_critics, device=device)[:m]
-        return torch.randperm(s.num_critics, generator=self.head_generator)[:m].to(device)
+        # Drawn on the host (learners share the seed); non_blocking: no stream sync for the copy.
+        return torch.randperm(s.num_critics, generator=self.head_generator)[:m].to(device, non_blocking=True)
 
     @torch.no_grad()
     def polyak_update(self) -> None:

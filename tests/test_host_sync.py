@@ -73,6 +73,9 @@ def _batch(updater, b: int = 16, n_step: bool = False) -> Batch:
 BOX = gym.spaces.Box(-1.0, 1.0, (2,))
 CASES = {
     "box, random target subset": dict(num_critics=5, m=2),
+    "target subsets drawn as data-parallel learners do": dict(
+        num_critics=5, m=2, head_generator=torch.Generator().manual_seed(0)
+    ),
     "box, categorical heads, n-step": dict(critic_value_bins=11),
     "one gripper": dict(action_space=gym.spaces.Tuple([BOX, gym.spaces.Discrete(3)])),
     "two grippers, reading the arm": dict(

@@ -24,6 +24,7 @@ def make_updater(
     bc_weight=0.0,
     critic_actor_ratio=None,
     device="cpu",
+    head_generator=None,
     **module_kwargs,
 ):
     torch.manual_seed(0)
@@ -45,7 +46,7 @@ def make_updater(
         bc_weight=bc_weight,
         critic_actor_ratio=critic_actor_ratio,
     )
-    return SACUpdater(module, optimizers, settings)
+    return SACUpdater(module, optimizers, settings, head_generator=head_generator)
 
 
 def batch(b=8):
