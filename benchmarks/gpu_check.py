@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -299,34 +298,18 @@ def _one_iteration(config) -> dict:
 
 
 def _rows_per_second(config, seconds: float) -> dict:
-    from ray.rllib.core import DEFAULT_MODULE_ID
+    """Rows the learner reads per second: critic steps/s (``throughput._measure``: warm-up, then
+    three timed windows) times the batch."""
+    from benchmarks import throughput as tp
 
     algo = config.build_algo()
     try:
-        result = algo.train()
-        while not result["learners"][DEFAULT_MODULE_ID].get("num_critic_steps_lifetime"):
-            result = algo.train()
-        result = algo.train()  # compilation and graph recording behind us
-        batch = algo.config.train_batch_size_per_learner
-        rates, env_rates = [], []
-        for _ in range(3):
-            steps0, env0 = _critic_steps(result), result["num_env_steps_sampled_lifetime"]
-            start = time.perf_counter()
-            while time.perf_counter() - start < seconds:
-                result = algo.train()
-            elapsed = time.perf_counter() - start
-            rates.append((_critic_steps(result) - steps0) * batch / elapsed)
-            env_rates.append((result["num_env_steps_sampled_lifetime"] - env0) / elapsed)
-        return {"samples_per_s": statistics.median(rates), "env_steps_per_s": statistics.median(env_rates),
-                "batch": batch}  # fmt: skip
+        rates = tp._measure(algo, seconds, 3, tp._critic_steps)
     finally:
         algo.stop()
-
-
-def _critic_steps(result: dict) -> float:
-    from ray.rllib.core import DEFAULT_MODULE_ID
-
-    return float(result["learners"][DEFAULT_MODULE_ID].get("num_critic_steps_lifetime", 0))
+    batch = config.train_batch_size_per_learner
+    return {"samples_per_s": rates["grad_steps_per_s"] * batch, "env_steps_per_s": rates["env_steps_per_s"],
+            "batch": batch}  # fmt: skip
 
 
 # ---- the table ----------------------------------------------------------------------------------
